@@ -1,0 +1,31 @@
+{% macro quintile_score(order_by, partition_by='cutoff_date') -%}
+    {#- 1..5 by percent rank; ties share a score, so the result never depends on row order. -#}
+    cast(1 + least(4, floor(5 * percent_rank() over (
+        partition by {{ partition_by }} order by {{ order_by }}
+    ))) as integer)
+{%- endmacro %}
+
+{% macro rfm_segment(r_score, f_score) -%}
+    {#- The classic 11-segment map on the recency and frequency scores. -#}
+    case
+        when {{ r_score }} >= 4 and {{ f_score }} >= 4 then 'champions'
+        when {{ r_score }} >= 3 and {{ f_score }} >= 3 then 'loyal_customers'
+        when {{ r_score }} >= 4 and {{ f_score }} = 1 then 'new_customers'
+        when {{ r_score }} >= 4 then 'potential_loyalists'
+        when {{ r_score }} = 3 then 'needs_attention'
+        when {{ r_score }} = 1 and {{ f_score }} >= 4 then 'cannot_lose_them'
+        when {{ f_score }} >= 3 then 'at_risk'
+        when {{ r_score }} = 2 then 'about_to_sleep'
+        else 'hibernating'
+    end
+{%- endmacro %}
+
+{% macro lifecycle_stage(recency_days, tenure_days, purchase_days) -%}
+    case
+        when {{ recency_days }} >= {{ var('lifecycle_churned_days') }} then 'churned'
+        when {{ recency_days }} >= {{ var('lifecycle_at_risk_days') }} then 'at_risk'
+        when {{ tenure_days }} < {{ var('lifecycle_new_days') }} then 'new'
+        when {{ purchase_days }} >= 3 then 'loyal'
+        else 'active'
+    end
+{%- endmacro %}

@@ -1,0 +1,68 @@
+{%- set training = var('training_cutoffs') -%}
+{%- set max_horizon = [var('horizon_days') | int, var('churn_horizon_days') | int] | max -%}
+
+with
+
+orders as (
+    select order_date from {{ ref('stg_orders') }}
+),
+
+as_of as (
+    select
+        {%- if var('as_of_date') %}
+            cast('{{ var("as_of_date") }}' as date) as as_of_date
+        {%- else %}
+            cast(max(order_date) + 1 as date) as as_of_date
+        {%- endif %}
+    from orders
+),
+
+training_cutoffs as (
+    {%- if training is mapping %}
+        {%- set step = training.get('step_days', 91) | int %}
+        {%- set count = training.get('count', 1) | int %}
+        select
+            cast(
+                {%- if training.get('start') %}
+                    cast('{{ training.start }}' as date) + cast(step.i as integer) * {{ step }}
+                {%- else %}
+                    as_of.as_of_date - {{ max_horizon }} - cast(step.i as integer) * {{ step }}
+                {%- endif %}
+                as date
+            ) as cutoff_date
+        from as_of
+        cross join range({{ count }}) as step (i)
+    {%- elif training | length > 0 %}
+        select cast(cutoff_date as date) as cutoff_date
+        from (
+            values
+            {%- for cutoff in training %}
+                ('{{ cutoff }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as listed (cutoff_date)
+    {%- else %}
+        select cast(null as date) as cutoff_date where false
+    {%- endif %}
+),
+
+all_cutoffs as (
+    select as_of_date as cutoff_date from as_of
+    union
+    select cutoff_date from training_cutoffs
+),
+
+flagged as (
+    select
+        all_cutoffs.cutoff_date,
+        all_cutoffs.cutoff_date = as_of.as_of_date as is_scoring_cutoff,
+        all_cutoffs.cutoff_date in (select cutoff_date from training_cutoffs)
+            as is_training_cutoff,
+        all_cutoffs.cutoff_date + {{ var('horizon_days') | int }} as horizon_end_date,
+        all_cutoffs.cutoff_date + {{ var('churn_horizon_days') | int }}
+            as churn_horizon_end_date,
+        all_cutoffs.cutoff_date + {{ max_horizon }} <= as_of.as_of_date as has_complete_labels
+    from all_cutoffs
+    cross join as_of
+)
+
+select * from flagged

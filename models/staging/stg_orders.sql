@@ -1,0 +1,24 @@
+with
+
+validated as (
+    select * from {{ ref('int_orders_validated') }}
+),
+
+clean as (
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        cast(ordered_at as date) as order_date,
+        order_total,
+        status,
+        status = 'completed' as is_purchase,
+        status = 'returned' as is_returned,
+        status = 'cancelled' as is_cancelled,
+        {#- Returned orders are refunded and cancelled ones never paid: both net to zero. -#}
+        case when status = 'completed' then order_total else 0 end as net_revenue
+    from validated
+    where rejection_reason is null
+)
+
+select * from clean

@@ -1,0 +1,1 @@
+"""Raw datasets for the CLV warehouse: the vendored CDNOW log and a synthetic shop generator."""

@@ -1,0 +1,59 @@
+"""Print a short summary of a built warehouse: ``python -m shopdata.summary [DB_PATH]``."""
+
+from __future__ import annotations
+
+import sys
+
+import duckdb
+
+QUERIES = {
+    "Raw rows, clean and quarantined": """
+        select 'orders' as table_name,
+            (select count(*) from stg_orders) as clean,
+            (select count(*) from stg_orders_rejected) as rejected
+        union all select 'order_items', (select count(*) from stg_order_items),
+            (select count(*) from stg_order_items_rejected)
+        union all select 'products', (select count(*) from stg_products),
+            (select count(*) from stg_products_rejected)
+        union all select 'events', (select count(*) from stg_events),
+            (select count(*) from stg_events_rejected)
+        union all select 'reviews', (select count(*) from stg_reviews),
+            (select count(*) from stg_reviews_rejected)
+        union all select 'customers', (select count(*) from stg_customers),
+            (select count(*) from stg_customers_rejected)
+    """,
+    "Cutoffs": "select * from cutoffs order by cutoff_date",
+    "Training examples per cutoff": """
+        select cutoff_date, count(*) as customers,
+            round(avg(future_revenue), 2) as mean_future_revenue,
+            round(avg(cast(churned as double)), 3) as churn_rate
+        from training_examples group by cutoff_date order by cutoff_date
+    """,
+    "Customers at as_of_date by lifecycle stage": """
+        select lifecycle_stage, count(*) as customers,
+            round(avg(monetary_total), 2) as mean_revenue
+        from customer_features group by lifecycle_stage order by customers desc
+    """,
+    "RFM segments at as_of_date": """
+        select rfm_segment, count(*) as customers from customer_features
+        group by rfm_segment order by customers desc
+    """,
+    "Example behaviour texts": """
+        select customer_id, behaviour_text from customer_features
+        order by monetary_total desc, customer_id limit 3
+    """,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    path = argv[0] if argv else "warehouse/clv.duckdb"
+    with duckdb.connect(path, read_only=True) as con:
+        for title, sql in QUERIES.items():
+            print(f"\n== {title}")
+            print(con.sql(sql))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
