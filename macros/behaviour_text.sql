@@ -24,6 +24,12 @@
     end
 {%- endmacro %}
 
+{% macro nonzero_count(condition, singular, plural=none) -%}
+    {#- "three views" for an aggregate count of rows matching `condition`; null when zero. -#}
+    {%- set n = 'count(*) filter (where ' ~ condition ~ ')' -%}
+    case when {{ n }} > 0 then {{ counted(n, singular, plural) }} end
+{%- endmacro %}
+
 {% macro days_ago_words(days) -%}
     {#- A duration in days as a short English phrase. -#}
     case

@@ -40,9 +40,10 @@ def read_master(source: Path) -> list[tuple[str, str, int, float]]:
 def write_contract(rows: list[tuple[str, str, int, float]], out_dir: Path) -> None:
     """Write orders.csv, order_items.csv and products.csv in the raw data contract."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "orders.csv").open("w", newline="") as orders_f, (
-        out_dir / "order_items.csv"
-    ).open("w", newline="") as items_f:
+    with (
+        (out_dir / "orders.csv").open("w", newline="") as orders_f,
+        (out_dir / "order_items.csv").open("w", newline="") as items_f,
+    ):
         orders = csv.writer(orders_f, lineterminator="\n")
         items = csv.writer(items_f, lineterminator="\n")
         orders.writerow(["order_id", "customer_id", "ordered_at", "order_total", "status"])
@@ -66,5 +67,7 @@ def main_cdnow(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = read_master(args.source)
     write_contract(rows, args.out)
-    logger.info("wrote %d orders of %d customers to %s", len(rows), len({r[0] for r in rows}), args.out)
+    logger.info(
+        "wrote %d orders of %d customers to %s", len(rows), len({r[0] for r in rows}), args.out
+    )
     return 0

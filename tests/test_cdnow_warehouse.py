@@ -37,7 +37,11 @@ def cdnow(tmp_path_factory):
 def raw_orders() -> list[tuple[str, dt.date, float]]:
     with (CDNOW / "orders.csv").open() as f:
         return [
-            (row["customer_id"], dt.date.fromisoformat(row["ordered_at"]), float(row["order_total"]))
+            (
+                row["customer_id"],
+                dt.date.fromisoformat(row["ordered_at"]),
+                float(row["order_total"]),
+            )
             for row in csv.DictReader(f)
         ]
 

@@ -69,7 +69,7 @@ reviews as (
 order_contents as (
     select
         order_items.order_id,
-        sum(order_items.quantity) as items,
+        cast(sum(order_items.quantity) as bigint) as items,
         arg_max(
             coalesce(products.category, 'other'),
             order_items.quantity * order_items.unit_price
@@ -104,13 +104,15 @@ recent_order_phrases as (
     select
         cutoff_date,
         customer_id,
-        'orders: ' || string_agg(
+        'ordered ' || string_agg(
             concat_ws(
                 ' ',
                 {{ days_ago_words('days_ago') }} || ' ago',
                 case
                     when items is not null
-                        then {{ counted('items', 'item') }} || ' in ' || top_category
+                        then
+                            {{ count_words('items') }} || ' ' || top_category
+                            || case when items = 1 then ' item' else ' items' end
                 end,
                 case when status != 'completed' then status end
             ),
@@ -161,15 +163,15 @@ event_phrases as (
     select
         events_last_30d.cutoff_date,
         events_last_30d.customer_id,
-        'last month: ' || concat_ws(
+        'last month ' || concat_ws(
             ', ',
-            {{ counted("count(*) filter (where event_type = 'view')", 'view', 'views') }},
-            {{ counted("count(*) filter (where event_type = 'search')", 'search', 'searches') }},
-            {{ counted("count(*) filter (where event_type = 'add_to_cart')", 'cart', 'carts') }},
+            {{ nonzero_count("event_type = 'view'", 'view') }},
+            {{ nonzero_count("event_type = 'search'", 'search', 'searches') }},
+            {{ nonzero_count("event_type = 'add_to_cart'", 'cart') }},
+            'mostly ' || any_value(top_categories.top_category),
             'searched ' || {{ scrub_text(
-                "arg_max(search_query, event_at) filter (where event_type = 'search')", 3
-            ) }},
-            'mostly ' || any_value(top_categories.top_category)
+                "arg_max(search_query, event_at) filter (where event_type = 'search')", 2
+            ) }}
         ) || '.' as phrase
     from events_last_30d
     left join top_categories
@@ -197,8 +199,8 @@ review_phrases as (
         customer_id,
         concat_ws(
             ': ',
-            'last review ' || {{ counted('rating', 'star') }},
-            {{ scrub_text('review_text', 6) }}
+            'rated ' || {{ counted('rating', 'star') }},
+            {{ scrub_text('review_text', 4) }}
         ) || '.' as phrase
     from latest_reviews
 ),

@@ -1,0 +1,198 @@
+"""Bad raw input ends in a quarantine row with a reason, or in a clear error: never lost."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_dbt, token_counts
+
+LONG_REVIEW = (
+    "Très bien 😀 日本語 — mail me at jane.doe@example.com or call +1 (555) 010-0199. "
+    + "great value " * 500
+)
+
+RAW = {
+    "customers": (
+        ["customer_id", "signed_up_at", "country", "acquisition_channel"],
+        [
+            ["c1", "2023-12-01", "DE", "email"],
+            ["c2", "2023-12-02 10:00:00", "", ""],
+            ["c3", "", "fr", "organic"],
+            ["", "2023-12-01", "de", "email"],
+            ["c1", "2023-12-05", "de", "paid"],
+            ["c4", "last tuesday", "de", "email"],
+            ["c5", "2999-01-01", "de", "email"],
+        ],
+    ),
+    "orders": (
+        ["order_id", "customer_id", "ordered_at", "order_total", "status"],
+        [
+            ["o1", "c1", "2024-01-05", "10.00", "completed"],
+            ["o2", "c1", "2024-02-01T09:30:00", "25.50", "Returned"],
+            ["o3", "c2", "2024-02-03 12:00:00", "30", "cancelled"],
+            ["o14", "c3", "2024-02-02", "0", "completed"],
+            ["", "c1", "2024-01-06", "1", "completed"],
+            ["o4", "", "2024-01-06", "1", "completed"],
+            ["o5", "c1", "not a date", "1", "completed"],
+            ["o6", "c1", "", "1", "completed"],
+            ["o7", "c1", "2999-01-01", "1", "completed"],
+            ["o8", "c1", "2024-01-06", "abc", "completed"],
+            ["o9", "c1", "2024-01-06", "NaN", "completed"],
+            ["o10", "c1", "2024-01-06", "inf", "completed"],
+            ["o11", "c1", "2024-01-06", "-5", "completed"],
+            ["o12", "c1", "2024-01-06", "5", "shipped"],
+            ["o13", "c999", "2024-01-06", "5", "completed"],
+            ["o1", "c1", "2024-01-05", "10.00", "completed"],
+        ],
+    ),
+    "order_items": (
+        ["order_id", "product_id", "quantity", "unit_price"],
+        [
+            ["o1", "p1", "1", "10"],
+            ["o1", "p2", "0", "5"],
+            ["o1", "p3", "1", "-1"],
+            ["o404", "p1", "1", "1"],
+            ["o1", "p1", "1", "10"],
+            ["o2", "p1", "x", "1"],
+        ],
+    ),
+    "products": (["product_id", "product_name", "category"], []),
+    "reviews": (
+        ["customer_id", "product_id", "reviewed_at", "rating", "review_text"],
+        [
+            ["c1", "p1", "2024-01-20", "4", LONG_REVIEW],
+            ["c1", "p2", "2024-01-21", "7", "too many stars"],
+            ["c2", "p2", "2024-01-21", "five", "words, not digits"],
+            ["c999", "p2", "2024-01-21", "3", "who am i"],
+        ],
+    ),
+}
+
+EXPECTED_REJECTIONS = {
+    "stg_customers_rejected": {
+        "null_customer_id": 1,
+        "duplicate_customer_id": 1,
+        "unparseable_signed_up_at": 1,
+        "future_signed_up_at": 1,
+    },
+    "stg_orders_rejected": {
+        "null_order_id": 1,
+        "null_customer_id": 1,
+        "unparseable_ordered_at": 1,
+        "null_ordered_at": 1,
+        "future_ordered_at": 1,
+        "unparseable_order_total": 1,
+        "non_finite_order_total": 2,
+        "negative_order_total": 1,
+        "invalid_status": 1,
+        "unknown_customer": 1,
+        "duplicate_order_id": 1,
+    },
+    "stg_order_items_rejected": {
+        "invalid_quantity": 1,
+        "negative_unit_price": 1,
+        "unknown_order": 1,
+        "duplicate_order_item": 1,
+        "unparseable_quantity": 1,
+    },
+    "stg_products_rejected": {},
+    "stg_events_rejected": {},
+    "stg_reviews_rejected": {
+        "rating_out_of_range": 1,
+        "unparseable_rating": 1,
+        "unknown_customer": 1,
+    },
+}
+
+
+def write_raw(folder: Path, tables: dict[str, tuple[list[str], list[list[str]]]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (header, rows) in tables.items():
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory):
+    work = tmp_path_factory.mktemp("dirty")
+    run = run_dbt(work, write_raw(work / "raw", RAW), extra_vars={"training_cutoffs": []})
+    assert run.returncode == 0, run.output[-5000:]
+    return run
+
+
+@pytest.mark.parametrize("model", sorted(EXPECTED_REJECTIONS))
+def test_each_bad_row_is_quarantined_with_its_reason(dirty, model):
+    reasons = Counter(reason for (reason,) in dirty.query(f"select rejection_reason from {model}"))
+    assert reasons == Counter(EXPECTED_REJECTIONS[model])
+
+
+def test_clean_rows_survive_and_nothing_is_lost(dirty):
+    assert dirty.query("select order_id, status, net_revenue from stg_orders order by 1") == [
+        ("o1", "completed", 10.0),
+        ("o14", "completed", 0.0),
+        ("o2", "returned", 0.0),
+        ("o3", "cancelled", 0.0),
+    ]
+    for name, (_, rows) in RAW.items():
+        clean = dirty.scalar(f"select count(*) from stg_{name}")
+        rejected = dirty.scalar(f"select count(*) from stg_{name}_rejected")
+        assert clean + rejected == len(rows), name
+    assert dirty.query("select country, acquisition_channel from stg_customers order by 1") == [
+        ("de", "email"),
+        ("fr", "organic"),
+        ("unknown", "unknown"),
+    ]
+
+
+def test_quarantine_keeps_the_raw_text(dirty):
+    assert dirty.query(
+        "select order_id, ordered_at, order_total from stg_orders_rejected "
+        "where rejection_reason in ('unparseable_ordered_at', 'unparseable_order_total') "
+        "order by 1"
+    ) == [("o5", "not a date", "1"), ("o8", "2024-01-06", "abc")]
+
+
+def test_long_non_ascii_review_becomes_short_pii_free_text(dirty, minilm_tokenizer):
+    (text,) = dirty.query("select behaviour_text from customer_features where customer_id = 'c1'")[
+        0
+    ]
+    assert "rated four stars: tres bien mail me." in text
+    assert "@" not in text and "555" not in text and "example" not in text
+    assert text.isascii()
+    assert token_counts(minilm_tokenizer, [text])[0] <= 64
+
+
+def test_customers_with_only_returns_or_cancellations_are_featured(dirty):
+    assert dirty.query(
+        "select customer_id, frequency, orders, monetary_total, lifecycle_stage "
+        "from customer_features order by 1"
+    ) == [("c1", 1.0, 2.0, 10.0, "new"), ("c2", 0.0, 1.0, 0.0, "new"), ("c3", 1.0, 1.0, 0.0, "new")]
+
+
+def test_missing_required_table_is_a_clear_error(tmp_path):
+    raw = write_raw(tmp_path / "raw", {"customers": RAW["customers"]})
+    run = run_dbt(tmp_path, raw)
+    assert run.returncode != 0
+    assert "Required raw table 'orders' not found" in run.output
+
+
+def test_missing_required_column_is_a_clear_error(tmp_path):
+    header, rows = RAW["orders"]
+    raw = write_raw(tmp_path / "raw", {"orders": (header[:-1], [row[:-1] for row in rows])})
+    run = run_dbt(tmp_path, raw)
+    assert run.returncode != 0
+    assert "lacks required column(s): status" in run.output
+
+
+def test_training_cutoff_without_complete_labels_fails_the_build(tmp_path):
+    raw = write_raw(tmp_path / "raw", {"orders": RAW["orders"]})
+    run = run_dbt(tmp_path, raw, extra_vars={"training_cutoffs": ["2024-01-15"]})
+    assert run.returncode != 0
+    assert "has_complete_labels" in run.output
