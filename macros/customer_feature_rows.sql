@@ -42,6 +42,7 @@
         'customer_rfm.purchase_span_days',
         'customer_rfm.monetary_total',
         'customer_rfm.monetary_mean',
+        'customer_rfm.repeat_purchase_value_mean',
         'customer_rfm.mean_gap_days',
         'customer_rfm.stddev_gap_days',
         'customer_rfm.max_gap_days',

@@ -92,7 +92,7 @@ def test_features_and_labels_match_an_independent_recount(cdnow, raw_orders):
 
 
 def test_reproduces_the_classic_fader_hardie_calibration_split(cdnow):
-    """BG/NBD inputs of the 2,357-customer sample match the published summary exactly."""
+    """BG/NBD and Gamma-Gamma inputs of the 2,357-customer sample match the published summary."""
     sample_to_master = {}
     for line in (FH_SAMPLE / "CDNOW_sample.txt").read_text().splitlines():
         master_id, sample_id, *_ = line.split()
@@ -100,16 +100,17 @@ def test_reproduces_the_classic_fader_hardie_calibration_split(cdnow):
     with (FH_SAMPLE / "cdnow_customers_summary_with_transactions.csv").open() as f:
         published = {sample_to_master[int(row["ID"])]: row for row in csv.DictReader(f)}
     ours = {
-        customer: (x, t_x, tenure)
-        for customer, x, t_x, tenure in cdnow.query(
-            "select customer_id, repeat_purchase_days, purchase_span_days, tenure_days "
-            "from training_examples"
+        customer: (x, t_x, tenure, zbar)
+        for customer, x, t_x, tenure, zbar in cdnow.query(
+            "select customer_id, repeat_purchase_days, purchase_span_days, tenure_days, "
+            "repeat_purchase_value_mean from training_examples"
         )
     }
     assert len(published) == 2_357
     for customer, row in published.items():
-        x, t_x_days, tenure_days = ours[customer]
+        x, t_x_days, tenure_days, zbar = ours[customer]
         assert x == int(row["x"]), customer
+        assert (zbar or 0.0) == pytest.approx(float(row["zbar"]), abs=0.006), customer
         assert round(t_x_days / 7, 2) == pytest.approx(float(row["t_x"]), abs=0.006), customer
         # Fader & Hardie measure T to the last calibration day (1997-09-30), one day before
         # our cutoff.

@@ -33,22 +33,25 @@ orders_before_cutoff as (
 ),
 
 purchase_days as (
-    select distinct
+    select
         cutoff_date,
         customer_id,
-        order_date
+        order_date,
+        sum(net_revenue) as day_revenue
     from orders_before_cutoff
     where is_purchase
+    group by cutoff_date, customer_id, order_date
 ),
 
 purchase_gaps as (
     select
         cutoff_date,
         customer_id,
-        order_date - lag(order_date) over (
-            partition by cutoff_date, customer_id order by order_date
-        ) as gap_days
+        day_revenue,
+        row_number() over customer_days as purchase_day_number,
+        order_date - lag(order_date) over customer_days as gap_days
     from purchase_days
+    window customer_days as (partition by cutoff_date, customer_id order by order_date)
 ),
 
 gap_stats as (
@@ -58,7 +61,10 @@ gap_stats as (
         count(*) as purchase_days,
         avg(gap_days) as mean_gap_days,
         stddev_samp(gap_days) as stddev_gap_days,
-        max(gap_days) as max_gap_days
+        max(gap_days) as max_gap_days,
+        avg(day_revenue) filter (
+            where purchase_day_number > 1
+        ) as repeat_purchase_value_mean
     from purchase_gaps
     group by cutoff_date, customer_id
 ),
@@ -116,6 +122,7 @@ customer_metrics as (
         order_stats.monetary_total,
         coalesce(order_stats.monetary_total / nullif(order_stats.frequency, 0), 0)
             as monetary_mean,
+        gap_stats.repeat_purchase_value_mean,
         gap_stats.mean_gap_days,
         gap_stats.stddev_gap_days,
         gap_stats.max_gap_days,
