@@ -22,23 +22,33 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from python_udfs.ziln import (
+    SIGMA_MIN,
+    _check_ziln_logits,
+    ziln_expected_value,
+    ziln_params,
+    ziln_quantiles,
+)
+
+__all__ = [
+    "SIGMA_MIN",
+    "churn_bce",
+    "multitask_loss",
+    "multitask_loss_parts",
+    "ziln_expected_value",
+    "ziln_nll",
+    "ziln_params",
+    "ziln_quantiles",
+]
+
 logger = logging.getLogger(__name__)
 
-SIGMA_MIN: float = 1e-3
-"""Lower bound applied to ``softplus(sigma_raw)``."""
-
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _check_ziln_logits(logits: torch.Tensor) -> None:
-    if logits.ndim != 2 or logits.shape[-1] != 3:
-        raise ValueError(f"ZILN logits must have shape [B, 3], got {tuple(logits.shape)}")
 
 
 def _flatten_vector(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -48,23 +58,6 @@ def _flatten_vector(x: torch.Tensor, name: str) -> torch.Tensor:
     if x.ndim != 1:
         raise ValueError(f"{name} must have shape [B] or [B, 1], got {tuple(x.shape)}")
     return x
-
-
-def ziln_params(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split ZILN head output into distribution parameters.
-
-    Args:
-        logits: ``[B, 3]`` = (purchase logit, mu, sigma_raw).
-
-    Returns:
-        ``(p, mu, sigma)``, each ``[B]``: purchase probability, lognormal location and
-        lognormal scale (``>= SIGMA_MIN``).
-    """
-    _check_ziln_logits(logits)
-    p = torch.sigmoid(logits[:, 0])
-    mu = logits[:, 1]
-    sigma = F.softplus(logits[:, 2]).clamp_min(SIGMA_MIN)
-    return p, mu, sigma
 
 
 def ziln_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -107,48 +100,6 @@ def ziln_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     lognormal_nll = log_y + torch.log(sigma) + _LOG_SQRT_2PI + 0.5 * z * z
     lognormal_nll = torch.where(positive, lognormal_nll, torch.zeros_like(lognormal_nll))
     return (bce + lognormal_nll).mean()
-
-
-def ziln_expected_value(logits: torch.Tensor) -> torch.Tensor:
-    """Mean of the ZILN predictive distribution, ``p * exp(mu + sigma**2 / 2)``.
-
-    Args:
-        logits: ``[B, 3]`` ZILN head output.
-
-    Returns:
-        ``[B]`` expected revenue.
-    """
-    p, mu, sigma = ziln_params(logits)
-    return p * torch.exp(mu + 0.5 * sigma * sigma)
-
-
-def ziln_quantiles(logits: torch.Tensor, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> torch.Tensor:
-    """Quantiles of the ZILN mixture.
-
-    The CDF is ``F(y) = (1 - p) + p * Phi((log y - mu) / sigma)`` for ``y > 0`` with an atom
-    of mass ``1 - p`` at 0, so the ``q``-quantile is ``0`` when ``q <= 1 - p`` and otherwise the
-    lognormal quantile at level ``(q - (1 - p)) / p``, i.e.
-    ``exp(mu + sigma * Phi^-1((q - 1 + p) / p))``.
-
-    Args:
-        logits: ``[B, 3]`` ZILN head output.
-        qs: quantile levels, each strictly inside ``(0, 1)``.
-
-    Returns:
-        ``[B, len(qs)]`` quantiles (column ``j`` is level ``qs[j]``).
-    """
-    levels = [float(q) for q in qs]
-    if not levels or any(not 0.0 < q < 1.0 for q in levels):
-        raise ValueError(f"quantile levels must be in (0, 1), got {qs!r}")
-    p, mu, sigma = ziln_params(logits)
-    q = torch.tensor(levels, dtype=logits.dtype, device=logits.device)[None, :]  # [1, Q]
-    p = p[:, None]
-    positive_mass = q > (1.0 - p)  # [B, Q]
-    # Conditional level inside the lognormal part; clamp so ndtri stays finite where masked out.
-    tiny = torch.finfo(logits.dtype).tiny
-    cond = ((q - (1.0 - p)) / p.clamp_min(tiny)).clamp(1e-12, 1.0 - 1e-12)
-    lognormal_q = torch.exp(mu[:, None] + sigma[:, None] * torch.special.ndtri(cond))
-    return torch.where(positive_mass, lognormal_q, torch.zeros_like(lognormal_q))
 
 
 def churn_bce(logit: torch.Tensor, churned: torch.Tensor) -> torch.Tensor:

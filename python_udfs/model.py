@@ -1,0 +1,99 @@
+"""The CLV / churn model: a pretrained text encoder fused with numeric features.
+
+Outputs per customer a zero-inflated lognormal over future revenue (purchase logit, mu,
+sigma_raw) and a churn logit. Encoders are mean-pooled, decoder LMs use their last token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+
+# Model types whose base model is a causal decoder (pooled at the last real token).
+DECODER_MODEL_TYPES = frozenset(
+    {
+        "gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2",
+        "qwen3", "phi", "phi3", "gemma", "gemma2", "gemma3", "opt", "bloom", "falcon",
+        "olmo", "olmo2", "smollm3", "granite", "stablelm",
+    }
+)  # fmt: skip
+
+
+def pooling_for(config: PretrainedConfig) -> str:
+    """'last' for causal decoders, 'mean' for encoders."""
+    architectures = config.architectures or []
+    is_decoder = (
+        config.model_type in DECODER_MODEL_TYPES
+        or getattr(config, "is_decoder", False)
+        or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
+    )
+    return "last" if is_decoder else "mean"
+
+
+class ClvModel(nn.Module):
+    """Encoder + numeric tower + fused head.
+
+    forward(input_ids [B,T], attention_mask [B,T], numeric [B,F])
+        -> ziln_logits [B,3], churn_logit [B]
+    """
+
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        n_numeric: int,
+        hidden: int = 128,
+        dropout: float = 0.1,
+        pooling: str = "mean",
+    ) -> None:
+        super().__init__()
+        if pooling not in ("mean", "last"):
+            raise ValueError(f"pooling must be 'mean' or 'last', not {pooling!r}")
+        self.encoder = encoder
+        self.pooling = pooling
+        dim = encoder.config.hidden_size
+        self.text_norm = nn.LayerNorm(dim)
+        self.numeric_tower = nn.Sequential(nn.Linear(n_numeric, hidden), nn.GELU())
+        self.head = nn.Sequential(
+            nn.Linear(dim + hidden, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 4),
+        )
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled text embedding [B, H] (right-padded inputs)."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        if self.pooling == "mean":
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        last = attention_mask.sum(1).clamp(min=1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+    def head_forward(
+        self, embedding: torch.Tensor, numeric: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """embedding [B,H], numeric [B,F] -> ziln_logits [B,3], churn_logit [B]."""
+        text = self.text_norm(embedding.float())
+        out = self.head(torch.cat([text, self.numeric_tower(numeric.float())], dim=-1))
+        return out[:, :3], out[:, 3]
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, numeric: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head_forward(self.embed(input_ids, attention_mask), numeric)
+
+    @torch.no_grad()
+    def init_output_bias(
+        self, purchase_rate: float, log_mean: float, log_std: float, churn_rate: float
+    ) -> None:
+        """Start the head at the training base rates, so early steps fit signal, not scale."""
+
+        def logit(p: float) -> float:
+            p = min(max(p, 1e-4), 1 - 1e-4)
+            return float(torch.logit(torch.tensor(p)))
+
+        sigma = max(log_std, 0.1)
+        sigma_raw = sigma + float(torch.log(-torch.expm1(torch.tensor(-sigma))))  # softplus^-1
+        bias = self.head[-1].bias
+        bias.copy_(torch.tensor([logit(purchase_rate), log_mean, sigma_raw, logit(churn_rate)]))

@@ -1,0 +1,112 @@
+"""Training configuration: one frozen dataclass, validated, settable from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+MODES = ("head", "lora", "full")
+PROTOCOLS = ("customers", "out-of-time")
+
+
+def _opt(default, help_text: str, **extra):
+    return field(default=default, metadata={"help": help_text, **extra})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. CPU defaults finish on CDNOW in a few minutes (mode=head: the encoder is
+    frozen and each unique text is encoded once); use --mode full or lora on a GPU."""
+
+    database: Path = _opt(Path("warehouse/clv.duckdb"), "DuckDB file holding training_examples")
+    base_model: str | None = _opt(
+        None, "local Hugging Face checkpoint directory (default: the bundled all-MiniLM-L6-v2)"
+    )
+    mode: str = _opt("head", "fine-tuning mode", choices=MODES)
+    validation: str = _opt(
+        "customers",
+        "customers: seeded customer split at one cutoff; out-of-time: latest cutoff held out",
+        choices=PROTOCOLS,
+    )
+    cutoff: str | None = _opt(
+        None, "training cutoff to use with --validation customers (default: the latest)"
+    )
+    test_fraction: float = _opt(0.5, "share of customers held out for the report (customers)")
+    early_stopping_fraction: float = _opt(
+        0.1, "share of the training customers used for early stopping"
+    )
+    max_examples: int | None = _opt(None, "sample at most this many training rows (seeded)")
+    max_length: int = _opt(64, "max tokens per behaviour text")
+    hidden: int = _opt(128, "width of the fusion head")
+    dropout: float = _opt(0.1, "dropout in the head")
+    epochs: int = _opt(40, "maximum epochs")
+    patience: int = _opt(8, "early stopping: epochs without improvement")
+    batch_size: int | None = _opt(None, "batch size (default: 256 head, 32 CPU / 128 GPU else)")
+    lr: float = _opt(1e-3, "learning rate of the head (and LoRA adapters)")
+    encoder_lr: float = _opt(3e-5, "learning rate of the encoder in full mode")
+    weight_decay: float = _opt(0.01, "AdamW weight decay")
+    warmup_fraction: float = _opt(0.06, "share of steps with linear warm-up")
+    grad_clip: float = _opt(1.0, "gradient norm clip")
+    churn_weight: float = _opt(1.0, "weight of the churn loss next to the ZILN loss")
+    lora_rank: int = _opt(8, "LoRA rank (mode=lora)")
+    max_steps: int | None = _opt(None, "stop after this many optimiser steps")
+    seed: int = _opt(0, "random seed")
+    device: str | None = _opt(None, "cpu, cuda, cuda:1 ... (default: cuda when available)")
+    output_dir: Path = _opt(Path("artifacts"), "where artifacts and the current pointer go")
+    report_dir: Path | None = _opt(None, "report + predictions folder (default: the artifact)")
+    baselines: bool = _opt(True, "fit and report BG/NBD+Gamma-Gamma and GBM baselines")
+    progress: bool = _opt(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if self.validation not in PROTOCOLS:
+            raise ValueError(f"validation must be one of {PROTOCOLS}")
+        if not 0 < self.test_fraction < 1 or not 0 < self.early_stopping_fraction < 1:
+            raise ValueError("test_fraction and early_stopping_fraction must be in (0, 1)")
+        if self.max_length < 8 or self.epochs < 1 or self.patience < 1:
+            raise ValueError("max_length >= 8, epochs >= 1 and patience >= 1 are required")
+
+    def resolved_batch_size(self, on_gpu: bool) -> int:
+        if self.batch_size:
+            return self.batch_size
+        if self.mode == "head":
+            return 256
+        return 128 if on_gpu else 32
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """`--key value` for every TrainConfig field (`--no-baselines` / `--no-progress`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=TrainConfig.__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f.metadata["help"],
+            )
+            continue
+        kind = {Path: Path, int: int, float: float}.get(type(default), str)
+        if f.name in ("max_examples", "batch_size", "max_steps"):
+            kind = int
+        if f.name == "report_dir":
+            kind = Path
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=default,
+            help=f.metadata["help"],
+            choices=f.metadata.get("choices"),
+        )
+    return TrainConfig(**vars(parser.parse_args(argv)))

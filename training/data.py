@@ -1,0 +1,146 @@
+"""Read training examples from the warehouse (Arrow, no CSV) and split them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+ID_COLUMNS = ("customer_id", "cutoff_date")
+LABEL_COLUMNS = ("future_revenue", "future_purchases", "future_purchase_days", "churned")
+TEXT_COLUMN = "behaviour_text"
+
+
+@dataclass
+class Examples:
+    """Rows of training_examples as arrays: N rows, F numeric features."""
+
+    customer_id: np.ndarray  # [N] str
+    cutoff_date: np.ndarray  # [N] datetime64[D]
+    texts: list[str]  # [N]
+    numeric: np.ndarray  # [N, F] float64, NaN = missing
+    revenue: np.ndarray  # [N] float64 >= 0
+    churned: np.ndarray  # [N] float64 in {0, 1}
+    feature_names: list[str]
+    table: pa.Table  # the rows as read (for baselines that need named columns)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index: np.ndarray) -> Examples:
+        return Examples(
+            self.customer_id[index],
+            self.cutoff_date[index],
+            [self.texts[i] for i in index],
+            self.numeric[index],
+            self.revenue[index],
+            self.churned[index],
+            self.feature_names,
+            self.table.take(pa.array(index, pa.int64())),
+        )
+
+    def column(self, name: str) -> np.ndarray:
+        return self.table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def numeric_feature_names(schema: pa.Schema) -> list[str]:
+    """The DOUBLE columns of the feature tables that are not labels, in table order."""
+    return [f.name for f in schema if pa.types.is_floating(f.type) and f.name not in LABEL_COLUMNS]
+
+
+def read_table(database: Path, sql: str) -> pa.Table:
+    if not Path(database).exists():
+        raise FileNotFoundError(
+            f"warehouse {database} not found: build it first with `make build` (dbt build)"
+        )
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).to_arrow_table()
+
+
+def load_examples(database: Path, cutoffs: list[str] | None = None) -> Examples:
+    """training_examples ordered by cutoff_date, customer_id (optionally some cutoffs only)."""
+    where = ""
+    if cutoffs:
+        listed = ", ".join(f"date '{c}'" for c in cutoffs)
+        where = f"where cutoff_date in ({listed})"
+    table = read_table(
+        database, f"select * from training_examples {where} order by cutoff_date, customer_id"
+    )
+    if table.num_rows == 0:
+        raise ValueError(f"no training examples in {database} {where}".strip())
+    names = numeric_feature_names(table.schema)
+    numeric = np.column_stack(
+        [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
+    )
+    return Examples(
+        customer_id=np.asarray(table.column("customer_id").to_pylist(), dtype=object),
+        cutoff_date=np.asarray(table.column("cutoff_date").to_pylist(), dtype="datetime64[D]"),
+        texts=table.column(TEXT_COLUMN).to_pylist(),
+        numeric=numeric,
+        revenue=table.column("future_revenue").to_numpy().astype(np.float64),
+        churned=table.column("churned").to_numpy(zero_copy_only=False).astype(np.float64),
+        feature_names=names,
+        table=table,
+    )
+
+
+def customer_fraction(customer_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A stable pseudo-random number in [0, 1) per customer id (hash of seed and id)."""
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(f"{seed}:{c}".encode(), digest_size=8).digest()) / 2**64
+            for c in customer_ids
+        ]
+    )
+
+
+@dataclass
+class Split:
+    train: np.ndarray  # row indices used for gradient steps
+    early_stopping: np.ndarray  # row indices used for early stopping
+    test: np.ndarray  # held-out rows for the report
+
+
+def split_examples(
+    examples: Examples,
+    protocol: str,
+    seed: int,
+    test_fraction: float,
+    early_stopping_fraction: float,
+) -> Split:
+    """customers: hold out a share of customers; out-of-time: hold out the latest cutoff.
+
+    Early-stopping rows are a share of the remaining customers, so the report's rows never
+    steer training."""
+    u = customer_fraction(examples.customer_id, seed)
+    if protocol == "customers":
+        test = u < test_fraction
+    elif protocol == "out-of-time":
+        latest = examples.cutoff_date.max()
+        if (examples.cutoff_date < latest).sum() == 0:
+            raise ValueError("out-of-time validation needs at least two training cutoffs")
+        test = examples.cutoff_date == latest
+    else:
+        raise ValueError(f"unknown validation protocol {protocol!r}")
+    v = customer_fraction(examples.customer_id, seed + 1)
+    early = ~test & (v < early_stopping_fraction)
+    train = ~test & ~early
+    if protocol == "out-of-time":
+        train &= examples.cutoff_date < examples.cutoff_date.max()
+        early &= examples.cutoff_date < examples.cutoff_date.max()
+    for name, mask in (("train", train), ("early-stopping", early), ("test", test)):
+        if not mask.any():
+            raise ValueError(f"the {name} split is empty; use more data or other fractions")
+    return Split(np.flatnonzero(train), np.flatnonzero(early), np.flatnonzero(test))
+
+
+def fingerprint(examples: Examples) -> str:
+    """sha256 over ids, cutoffs, texts, features and labels, in row order."""
+    digest = hashlib.sha256()
+    for column in examples.table.columns:
+        digest.update(str(column.to_pylist()).encode())
+    return digest.hexdigest()
