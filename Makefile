@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 
-.PHONY: setup demo build test lint pytest dbt-test test-slow benchmark clean
+.PHONY: setup demo build train test lint pytest dbt-test test-slow benchmark benchmark-cdnow clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,9 @@ build: setup
 	mkdir -p warehouse
 	$(DBT) build $(DBT_FLAGS) --target dev
 
+train: setup
+	$(BIN)/python -m training --database warehouse/clv.duckdb
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,6 +58,21 @@ test-slow: setup
 
 benchmark: setup
 	$(BIN)/python -m benchmarks.feature_build
+	$(BIN)/python -m benchmarks.training_speed
+
+# The accuracy comparison of the training issue: CDNOW, features at 1997-10-01, 273-day
+# horizons, 50/50 customer split; model (README defaults) vs BG/NBD+Gamma-Gamma vs GBM.
+CDNOW_BENCH := benchmarks/out/cdnow
+benchmark-cdnow: setup
+	mkdir -p $(CDNOW_BENCH)
+	rm -f $(CDNOW_BENCH)/warehouse.duckdb
+	CLV_DUCKDB_PATH=$(CDNOW_BENCH)/warehouse.duckdb $(DBT) build $(DBT_FLAGS) \
+		--vars '{training_cutoffs: ["1997-10-01"], horizon_days: 273, churn_horizon_days: 273}'
+	$(BIN)/python -m training --database $(CDNOW_BENCH)/warehouse.duckdb \
+		--validation customers --test-fraction 0.5 \
+		--output-dir $(CDNOW_BENCH)/artifacts --report-dir $(CDNOW_BENCH)/report
+	cp $(CDNOW_BENCH)/report/predictions.csv benchmarks/out/cdnow_predictions.csv
+	cat $(CDNOW_BENCH)/report/report.md
 
 clean:
 	rm -rf target logs warehouse

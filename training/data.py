@@ -58,7 +58,7 @@ def read_table(database: Path, sql: str) -> pa.Table:
             f"warehouse {database} not found: build it first with `make build` (dbt build)"
         )
     with duckdb.connect(str(database), read_only=True) as con:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
 
 
 def load_examples(database: Path, cutoffs: list[str] | None = None) -> Examples:
