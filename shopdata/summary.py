@@ -38,6 +38,26 @@ QUERIES = {
         select rfm_segment, count(*) as customers from customer_features
         group by rfm_segment order by customers desc
     """,
+    "Segments (customer_segments / segment_summary)": """
+        select segment, recommended_action, customers,
+            round(share_of_customers, 3) as share_customers,
+            round(share_of_predicted_clv, 3) as share_predicted_clv,
+            round(mean_predicted_clv, 2) as mean_clv,
+            round(mean_churn_probability, 3) as mean_churn
+        from segment_summary order by total_predicted_clv desc
+    """,
+    "Top customers by predicted CLV": """
+        select customer_id, segment, round(predicted_clv, 2) as predicted_clv,
+            round(churn_probability, 3) as churn_probability, rfm_segment, model_version
+        from customer_segments order by predicted_clv desc, customer_id limit 10
+    """,
+    "Calibration at the backtest cutoff (clv_calibration)": """
+        select decile, customers, round(mean_predicted_clv, 2) as predicted,
+            round(mean_actual_revenue, 2) as actual,
+            round(mean_churn_probability, 3) as churn_predicted,
+            round(actual_churn_rate, 3) as churn_actual
+        from clv_calibration order by decile
+    """,
     "Example behaviour texts": """
         select customer_id, behaviour_text from customer_features
         order by monetary_total desc, customer_id limit 3
@@ -49,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = argv[0] if argv else "warehouse/clv.duckdb"
     with duckdb.connect(path, read_only=True) as con:
+        tables = {
+            name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
         for title, sql in QUERIES.items():
+            if "segment" in sql and "segment_summary" not in tables:
+                continue  # scoring not built yet
             print(f"\n== {title}")
             print(con.sql(sql))
     return 0

@@ -38,17 +38,24 @@ def run_dbt(
     raw_format: str = "csv",
     extra_vars: dict | None = None,
     command: tuple[str, ...] = ("build",),
+    model_path: Path | None = None,
 ) -> DbtRun:
-    """Run `dbt <command>` of this project with its own database, target and log folders."""
+    """Run `dbt <command>` of this project with its own database, target and log folders.
+
+    Without `model_path` the models that need a trained model (tag:scoring) are excluded."""
     work_dir.mkdir(parents=True, exist_ok=True)
     db_path = work_dir / "warehouse.duckdb"
     dbt_vars = {"raw_path": str(raw_path), "raw_format": raw_format, **(extra_vars or {})}
     env = {
         **os.environ,
         "CLV_DUCKDB_PATH": str(db_path),
+        "CLV_EXPORT_PATH": str(work_dir / "exports"),
+        "CLV_MODEL_PATH": str(model_path or work_dir / "no_model"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "HF_HUB_OFFLINE": "1",
     }
+    if model_path is None and command[0] == "build":
+        command = (*command, "--exclude", "tag:scoring")
     completed = subprocess.run(
         [
             str(DBT),

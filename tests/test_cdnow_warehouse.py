@@ -19,10 +19,12 @@ HORIZON_END = CUTOFF + dt.timedelta(days=273)  # 1998-07-01: labels cover 1997-1
 
 
 @pytest.fixture(scope="module")
-def cdnow(tmp_path_factory):
+def cdnow(tmp_path_factory, tiny_artifacts):
+    """The whole pipeline, scoring and marts included, with a tiny trained model."""
     run = run_dbt(
         tmp_path_factory.mktemp("cdnow"),
         CDNOW,
+        model_path=tiny_artifacts,
         extra_vars={
             "training_cutoffs": [CUTOFF.isoformat()],
             "horizon_days": 273,
@@ -141,3 +143,10 @@ def test_paths_in_the_raw_folder_are_the_cdnow_contract_files():
         "products.csv",
     ]
     assert Path(CDNOW / "LICENSE-lifetimes.txt").exists()
+
+
+def test_every_customer_is_scored_and_segmented(cdnow):
+    assert cdnow.scalar("select count(*) from customer_scores") == 23_570
+    assert cdnow.scalar("select count(distinct customer_id) from customer_segments") == 23_570
+    assert cdnow.scalar("select sum(customers) from segment_summary") == 23_570
+    assert cdnow.scalar("select sum(customers) from clv_calibration") == 23_570

@@ -70,9 +70,13 @@ order_contents as (
     select
         order_items.order_id,
         cast(sum(order_items.quantity) as bigint) as items,
-        arg_max(
-            coalesce(products.category, 'other'),
-            order_items.quantity * order_items.unit_price
+        {#- Ties are broken by name: every aggregate here is deterministic. -#}
+        
+        first(
+            coalesce(products.category, 'other')
+            order by
+                order_items.quantity * order_items.unit_price desc,
+                coalesce(products.category, 'other')
         ) as top_category
     from order_items
     left join products
@@ -154,7 +158,7 @@ top_categories as (
     select
         cutoff_date,
         customer_id,
-        arg_max(category, events) as top_category
+        first(category order by events desc, category asc) as top_category
     from category_interest
     group by cutoff_date, customer_id
 ),
@@ -170,7 +174,9 @@ event_phrases as (
             {{ nonzero_count("event_type = 'add_to_cart'", 'cart') }},
             'mostly ' || any_value(top_categories.top_category),
             'searched ' || {{ scrub_text(
-                "arg_max(search_query, event_at) filter (where event_type = 'search')", 2
+                "first(search_query order by event_at desc, search_query) "
+                ~ "filter (where event_type = 'search')",
+                2
             ) }}
         ) || '.' as phrase
     from events_last_30d
@@ -185,8 +191,14 @@ latest_reviews as (
     select
         cutoffs.cutoff_date,
         reviews.customer_id,
-        arg_max(reviews.rating, reviews.reviewed_at) as rating,
-        arg_max(reviews.review_text, reviews.reviewed_at) as review_text
+        first(
+            reviews.rating
+            order by reviews.reviewed_at desc, reviews.rating asc, reviews.review_text asc
+        ) as rating,
+        first(
+            reviews.review_text
+            order by reviews.reviewed_at desc, reviews.rating asc, reviews.review_text asc
+        ) as review_text
     from cutoffs
     inner join reviews
         on cutoffs.cutoff_date > reviews.reviewed_at

@@ -37,7 +37,7 @@ purchase_days as (
         cutoff_date,
         customer_id,
         order_date,
-        sum(net_revenue) as day_revenue
+        round(sum(net_revenue), 2) as day_revenue
     from orders_before_cutoff
     where is_purchase
     group by cutoff_date, customer_id, order_date
@@ -80,7 +80,7 @@ order_stats as (
         count(*) filter (where is_purchase) as frequency,
         count(*) filter (where is_returned) as returned_orders,
         count(*) filter (where is_cancelled) as cancelled_orders,
-        sum(net_revenue) as monetary_total,
+        round(sum(net_revenue), 2) as monetary_total,
         count(*) filter (
             where is_purchase and ordered_at >= cutoff_date - interval 30 day
         ) as purchases_last_30d,
@@ -90,12 +90,12 @@ order_stats as (
         count(*) filter (
             where is_purchase and ordered_at >= cutoff_date - interval 365 day
         ) as purchases_last_365d,
-        coalesce(sum(net_revenue) filter (
+        round(coalesce(sum(net_revenue) filter (
             where ordered_at >= cutoff_date - interval 90 day
-        ), 0) as revenue_last_90d,
-        coalesce(sum(net_revenue) filter (
+        ), 0), 2) as revenue_last_90d,
+        round(coalesce(sum(net_revenue) filter (
             where ordered_at >= cutoff_date - interval 365 day
-        ), 0) as revenue_last_365d
+        ), 0), 2) as revenue_last_365d
     from orders_before_cutoff
     group by cutoff_date, customer_id
 ),

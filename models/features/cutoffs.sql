@@ -63,6 +63,8 @@ flagged as (
         all_cutoffs.cutoff_date + {{ max_horizon }} <= as_of.as_of_date as has_complete_labels
     from all_cutoffs
     cross join as_of
+    {#- No valid order at all: no cutoff, and every feature table is empty. #}
+    where all_cutoffs.cutoff_date is not null
 )
 
 select * from flagged

@@ -1,0 +1,214 @@
+"""Scoring inside DuckDB: the UDFs on a plain connection, and `dbt build` with the plugin."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from python_udfs.artifact import resolve_artifact, set_current
+from python_udfs.scoring import Scorer
+from python_udfs.udfs import register
+from tests.conftest import run_dbt
+from training.config import TrainConfig
+from training.data import read_table
+from training.train import main as train
+
+
+@pytest.fixture(scope="module")
+def features_sql(tiny_artifacts) -> str:
+    names = Scorer(tiny_artifacts, device="cpu").feature_names
+    return "struct_pack(" + ", ".join(f"{n} := {n}" for n in names) + ")"
+
+
+def test_udfs_score_on_a_plain_duckdb_connection(small_warehouse, tiny_artifacts, features_sql):
+    con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
+    register(con, tiny_artifacts, device="cpu")
+    rows = con.execute(
+        f"""
+        select customer_id, clv_score(behaviour_text, {features_sql}) as s,
+            predict_clv(behaviour_text, {features_sql}) as clv,
+            predict_churn(behaviour_text, {features_sql}) as churn
+        from customer_features order by customer_id
+        """
+    ).fetchall()
+    assert len(rows) == con.execute("select count(*) from customer_features").fetchone()[0]
+    direct = Scorer(tiny_artifacts, device="cpu").score(
+        read_table(small_warehouse.db_path, "select * from customer_features order by customer_id")
+    )
+    np.testing.assert_allclose(
+        [r[1]["predicted_clv"] for r in rows], direct.column("predicted_clv").to_numpy(), rtol=1e-5
+    )
+    assert [r[2] for r in rows] == pytest.approx([r[1]["predicted_clv"] for r in rows])
+    assert [r[3] for r in rows] == pytest.approx([r[1]["churn_probability"] for r in rows])
+    info = json.loads(con.execute("select clv_model_info()").fetchone()[0])
+    assert info["model_version"] == rows[0][1]["model_version"]
+
+
+def test_udf_null_handling(small_warehouse, tiny_artifacts, features_sql):
+    con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
+    register(con, tiny_artifacts, device="cpu")
+    null_text, nan_feature = con.execute(
+        f"""
+        select
+            predict_clv(null, {features_sql}),
+            predict_clv(behaviour_text,
+                        {
+            features_sql.replace("recency_days := recency_days", "recency_days := 'nan'::double")
+        })
+        from customer_features limit 1
+        """
+    ).fetchone()
+    assert null_text is None
+    assert np.isfinite(nan_feature)
+
+
+def test_without_a_model_the_udfs_say_how_to_train(tmp_path):
+    con = duckdb.connect()
+    register(con, tmp_path / "nothing_here")
+    with pytest.raises(duckdb.Error, match=r"no trained model at .*Train one with"):
+        con.execute("select clv_model_info()").fetchone()
+
+
+@pytest.fixture(scope="module")
+def scored_shop(small_warehouse, tiny_artifacts, tmp_path_factory):
+    work = tmp_path_factory.mktemp("scored_shop")
+    raw = small_warehouse.db_path.parent / "raw"
+    dbt_vars = {
+        "training_cutoffs": {"step_days": 91, "count": 2},
+        "horizon_days": 180,
+        "churn_horizon_days": 90,
+    }
+
+    def build(model_path=tiny_artifacts, *flags):
+        run = run_dbt(work, raw, "parquet", dbt_vars, ("build", *flags), model_path=model_path)
+        assert run.returncode == 0, run.output[-5000:]
+        return run
+
+    return build
+
+
+def test_dbt_build_scores_every_customer_into_one_segment(scored_shop):
+    run = scored_shop()
+    customers = run.scalar("select count(*) from customer_features")
+    assert run.scalar("select count(*) from customer_scores") == customers
+    assert run.scalar("select count(distinct customer_id) from customer_segments") == customers
+    assert (
+        run.scalar(
+            "select count(*) from customer_scores where predicted_clv < 0 "
+            "or churn_probability not between 0 and 1"
+        )
+        == 0
+    )
+    for mart in ("customer_segments", "segment_summary", "clv_calibration", "score_histograms"):
+        assert pq.read_metadata(run.db_path.parent / "exports" / f"{mart}.parquet").num_rows > 0
+
+
+def test_incremental_runs_rescore_only_what_changed(
+    scored_shop, small_warehouse, tiny_bert, tiny_artifacts, tmp_path
+):
+    first = scored_shop()
+    before = dict(first.query("select customer_id, scored_at from customer_scores"))
+    second = scored_shop()
+    assert dict(second.query("select customer_id, scored_at from customer_scores")) == before
+    assert second.scalar("select count(*) from score_drift") == 2
+    assert second.query("select max(psi) from score_drift")[0][0] == pytest.approx(0, abs=1e-9)
+
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(resolve_artifact(tiny_artifacts), artifacts / "old")
+    train(
+        TrainConfig(
+            database=small_warehouse.db_path,
+            output_dir=artifacts,
+            base_model=str(tiny_bert),
+            mode="head",
+            epochs=1,
+            seed=5,
+            baselines=False,
+            progress=False,
+        )
+    )
+    third = scored_shop(artifacts)
+    versions = third.query("select distinct model_version from customer_scores")
+    assert versions == [(resolve_artifact(artifacts).name,)]
+    assert all(
+        third.query(
+            "select scored_at > max_before from customer_scores, "
+            f"(select timestamp '{max(before.values())}' as max_before)"
+        )[0]
+    )
+
+    set_current(artifacts, "old")
+    refreshed = scored_shop(artifacts, "--full-refresh", "--select", "customer_scores")
+    assert refreshed.scalar("select count(distinct model_version) from customer_scores") == 1
+
+
+def test_bi_reads_the_marts_read_only_from_another_process(scored_shop):
+    run = scored_shop()
+    code = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(con.execute('select count(*) from customer_segments').fetchone()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(run.db_path)], capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) == run.scalar("select count(*) from customer_segments")
+
+
+def test_missing_model_fails_scoring_but_builds_features(small_warehouse, tmp_path):
+    run = run_dbt(
+        tmp_path, small_warehouse.db_path.parent / "raw", "parquet", model_path=tmp_path / "empty"
+    )
+    assert run.returncode != 0
+    assert "no trained model at" in run.output and "Train one with" in run.output
+    assert run.scalar("select count(*) from customer_features") > 0
+
+
+def _broken_copy(tiny_artifacts, tmp_path, edit) -> Path:
+    target = tmp_path / "artifacts"
+    shutil.copytree(resolve_artifact(tiny_artifacts), target / "v1")
+    set_current(target, "v1")
+    edit(target / "v1")
+    return target
+
+
+def test_model_trained_on_another_feature_schema_names_the_columns(
+    small_warehouse, tiny_artifacts, tmp_path
+):
+    def rename_feature(directory):
+        config = json.loads((directory / "config.json").read_text())
+        config["scaler"]["names"][0] = "loyalty_points"
+        (directory / "config.json").write_text(json.dumps(config))
+
+    artifacts = _broken_copy(tiny_artifacts, tmp_path, rename_feature)
+    run = run_dbt(tmp_path, small_warehouse.db_path.parent / "raw", "parquet", model_path=artifacts)
+    assert run.returncode != 0
+    assert "trained on another feature schema" in run.output
+    assert "loyalty_points" in run.output and "recency_days" in run.output
+
+
+def test_corrupted_weights_fail_the_build_loudly(small_warehouse, tiny_artifacts, tmp_path):
+    def corrupt(directory):
+        (directory / "model.safetensors").write_bytes(b"garbage")
+
+    artifacts = _broken_copy(tiny_artifacts, tmp_path, corrupt)
+    run = run_dbt(tmp_path, small_warehouse.db_path.parent / "raw", "parquet", model_path=artifacts)
+    assert run.returncode != 0
+    assert "cannot read" in run.output and "model.safetensors" in run.output
+
+
+def test_empty_input_builds_empty_scores(tiny_artifacts, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text("order_id,customer_id,ordered_at,order_total,status\n")
+    run = run_dbt(tmp_path, raw, model_path=tiny_artifacts)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.scalar("select count(*) from customer_scores") == 0
+    assert run.scalar("select count(*) from customer_segments") == 0
