@@ -52,6 +52,8 @@ lint: setup
 pytest: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# Feature models with their data and unit tests. The scoring models and marts need a trained
+# model: pytest builds them end to end with a tiny one (tests/test_scoring_in_sql.py).
 dbt-test: setup
 	mkdir -p warehouse
 	rm -f warehouse/ci.duckdb
@@ -65,6 +67,7 @@ test-slow: setup
 benchmark: setup
 	$(BIN)/python -m benchmarks.feature_build
 	$(BIN)/python -m benchmarks.training_speed
+	$(BIN)/python -m benchmarks.scoring --customers 10000
 
 # The accuracy comparison of the training issue: CDNOW, features at 1997-10-01, 273-day
 # horizons, 50/50 customer split; model (README defaults) vs BG/NBD+Gamma-Gamma vs GBM.
