@@ -8,8 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from shopdata.synthetic import generate_shop, write_shop
-from tests.conftest import run_dbt, token_counts
+from tests.conftest import token_counts
 
 # The generator's dirty-row kinds and the quarantine reason staging must give each.
 EXPECTED_REASONS = {
@@ -30,29 +29,14 @@ EXPECTED_REASONS = {
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    work = tmp_path_factory.mktemp("shop")
-    write_shop(
-        generate_shop(2_000, seed=7, dirty_fraction=0.005, show_progress=False), work / "raw"
-    )
-    run = run_dbt(
-        work,
-        work / "raw",
-        raw_format="parquet",
-        extra_vars={
-            "training_cutoffs": {"step_days": 91, "count": 4},
-            "horizon_days": 180,
-            "churn_horizon_days": 90,
-        },
-    )
-    assert run.returncode == 0, run.output[-5000:]
-    run.raw_dir = work / "raw"
-    return run
+def shop(small_warehouse):
+    """The session's small synthetic warehouse (1,500 customers, two training cutoffs)."""
+    return small_warehouse
 
 
 @pytest.mark.parametrize("table", [*sorted(EXPECTED_REASONS), "products"])
 def test_every_raw_row_is_clean_or_quarantined(shop, table):
-    raw_rows = pq.read_metadata(shop.raw_dir / f"{table}.parquet").num_rows
+    raw_rows = pq.read_metadata(shop.db_path.parent / "raw" / f"{table}.parquet").num_rows
     clean = shop.scalar(f"select count(*) from stg_{table}")
     reasons = Counter(
         r for (r,) in shop.query(f"select rejection_reason from stg_{table}_rejected")
@@ -67,9 +51,9 @@ def test_features_exist_for_every_cutoff_with_labels_for_training(shop):
         "select cutoffs.cutoff_date, cutoffs.is_training_cutoff, count(customer_rfm.customer_id) "
         "from cutoffs left join customer_rfm using (cutoff_date) group by all order by 1"
     )
-    assert len(per_cutoff) == 5
+    assert len(per_cutoff) == 3
     assert all(customers > 0 for _, _, customers in per_cutoff)
-    assert shop.scalar("select count(distinct cutoff_date) from training_examples") == 4
+    assert shop.scalar("select count(distinct cutoff_date) from training_examples") == 2
     assert shop.scalar("select count(*) from customer_features") == per_cutoff[-1][2]
     churn_rate = shop.scalar("select avg(cast(churned as double)) from training_examples")
     assert 0.2 < churn_rate < 0.95
