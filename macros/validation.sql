@@ -6,6 +6,11 @@
     ({{ column }} is not null and try_cast({{ column }} as {{ data_type }}) is null)
 {%- endmacro %}
 
+{% macro is_out_of_range_timestamp(column) -%}
+    {#- +-infinity, or before 1900: parseable but not a real event time. -#}
+    (not isfinite({{ column }}) or {{ column }} < timestamp '1900-01-01')
+{%- endmacro %}
+
 {% macro max_valid_timestamp() -%}
     {#- Timestamps after the start of this dbt run are "in the future" and quarantined. -#}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)

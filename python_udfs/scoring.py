@@ -159,7 +159,7 @@ class Scorer:
                 self.device,
             )
             for key, emb in zip(todo, fresh, strict=True):
-                self._cache[key] = emb
+                self._cache[key] = emb.clone()  # not a view that pins the whole batch
         for key in keys:
             self._cache.move_to_end(key)
         rows = torch.stack([self._cache[key] for key in keys])

@@ -108,7 +108,7 @@ def small_warehouse(tmp_path_factory) -> DbtRun:
         work / "raw",
         raw_format="parquet",
         extra_vars={
-            "training_cutoffs": {"step_days": 91, "count": 2},
+            "training_cutoffs": {"step_days": 182, "count": 2},
             "horizon_days": 180,
             "churn_horizon_days": 90,
         },

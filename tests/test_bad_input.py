@@ -26,6 +26,7 @@ RAW = {
             ["c1", "2023-12-05", "de", "paid"],
             ["c4", "last tuesday", "de", "email"],
             ["c5", "2999-01-01", "de", "email"],
+            ["c6", "-infinity", "de", "email"],
         ],
     ),
     "orders": (
@@ -47,6 +48,9 @@ RAW = {
             ["o12", "c1", "2024-01-06", "5", "shipped"],
             ["o13", "c999", "2024-01-06", "5", "completed"],
             ["o1", "c1", "2024-01-05", "10.00", "completed"],
+            ["o15", "c1", "-infinity", "1", "completed"],
+            ["o16", "c1", "1850-01-01", "1", "completed"],
+            ["o17", "c4", "2024-01-10", "7", "completed"],
         ],
     ),
     "order_items": (
@@ -58,6 +62,7 @@ RAW = {
             ["o404", "p1", "1", "1"],
             ["o1", "p1", "1", "10"],
             ["o2", "p1", "x", "1"],
+            ["o14", "p1", "1e19", "1"],
         ],
     ),
     "products": (["product_id", "product_name", "category"], []),
@@ -78,12 +83,14 @@ EXPECTED_REJECTIONS = {
         "duplicate_customer_id": 1,
         "unparseable_signed_up_at": 1,
         "future_signed_up_at": 1,
+        "out_of_range_signed_up_at": 1,
     },
     "stg_orders_rejected": {
         "null_order_id": 1,
         "null_customer_id": 1,
         "unparseable_ordered_at": 1,
         "null_ordered_at": 1,
+        "out_of_range_ordered_at": 2,
         "future_ordered_at": 1,
         "unparseable_order_total": 1,
         "non_finite_order_total": 2,
@@ -93,7 +100,7 @@ EXPECTED_REJECTIONS = {
         "duplicate_order_id": 1,
     },
     "stg_order_items_rejected": {
-        "invalid_quantity": 1,
+        "invalid_quantity": 2,
         "negative_unit_price": 1,
         "unknown_order": 1,
         "duplicate_order_item": 1,
@@ -137,6 +144,7 @@ def test_clean_rows_survive_and_nothing_is_lost(dirty):
     assert dirty.query("select order_id, status, net_revenue from stg_orders order by 1") == [
         ("o1", "completed", 10.0),
         ("o14", "completed", 0.0),
+        ("o17", "completed", 7.0),
         ("o2", "returned", 0.0),
         ("o3", "cancelled", 0.0),
     ]
@@ -173,7 +181,12 @@ def test_customers_with_only_returns_or_cancellations_are_featured(dirty):
     assert dirty.query(
         "select customer_id, frequency, orders, monetary_total, lifecycle_stage "
         "from customer_features order by 1"
-    ) == [("c1", 1.0, 2.0, 10.0, "new"), ("c2", 0.0, 1.0, 0.0, "new"), ("c3", 1.0, 1.0, 0.0, "new")]
+    ) == [
+        ("c1", 1.0, 2.0, 10.0, "new"),
+        ("c2", 0.0, 1.0, 0.0, "new"),
+        ("c3", 1.0, 1.0, 0.0, "new"),
+        ("c4", 1.0, 1.0, 7.0, "new"),
+    ]
 
 
 def test_missing_required_table_is_a_clear_error(tmp_path):

@@ -82,7 +82,7 @@ def scored_shop(small_warehouse, tiny_artifacts, tmp_path_factory):
     work = tmp_path_factory.mktemp("scored_shop")
     raw = small_warehouse.db_path.parent / "raw"
     dbt_vars = {
-        "training_cutoffs": {"step_days": 91, "count": 2},
+        "training_cutoffs": {"step_days": 182, "count": 2},
         "horizon_days": 180,
         "churn_horizon_days": 90,
     }

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from python_udfs.artifact import load_artifact, resolve_artifact
 from python_udfs.scoring import Scorer
 from training.config import TrainConfig, parse_args
-from training.data import read_table
+from training.data import load_examples, read_table, split_examples
 from training.train import main as train
 
 
@@ -132,6 +132,16 @@ def test_out_of_time_validation_holds_out_the_latest_cutoff(small_warehouse, tin
     cutoffs = report["context"]["cutoffs"]
     assert len(cutoffs) == 2
     assert {row["cutoff_date"] for row in read_predictions(directory)} == {max(cutoffs)}
+
+
+def test_out_of_time_refuses_training_labels_that_overlap_the_held_out_period(small_warehouse):
+    examples = load_examples(small_warehouse.db_path)
+    cutoffs = sorted(set(examples.cutoff_date))
+    gap = int((cutoffs[-1] - cutoffs[0]) / np.timedelta64(1, "D"))
+    split = split_examples(examples, "out-of-time", 0, 0.5, 0.1, label_days=gap)
+    assert set(examples.cutoff_date[split.train]) == {cutoffs[0]}
+    with pytest.raises(ValueError, match=f"at least {gap + 1} days before the held-out one"):
+        split_examples(examples, "out-of-time", 0, 0.5, 0.1, label_days=gap + 1)
 
 
 def test_real_minilm_fine_tunes_for_a_few_steps(small_warehouse, tmp_path):

@@ -111,27 +111,33 @@ def split_examples(
     seed: int,
     test_fraction: float,
     early_stopping_fraction: float,
+    label_days: int = 0,
 ) -> Split:
     """customers: hold out a share of customers; out-of-time: hold out the latest cutoff.
 
     Early-stopping rows are a share of the remaining customers, so the report's rows never
-    steer training."""
+    steer training. Out of time, only cutoffs whose label window (`label_days`, the longer
+    horizon) ends by the held-out cutoff are used: otherwise a training label would contain
+    the held-out period's purchases."""
     u = customer_fraction(examples.customer_id, seed)
+    usable = np.ones(len(examples), dtype=bool)
     if protocol == "customers":
         test = u < test_fraction
     elif protocol == "out-of-time":
         latest = examples.cutoff_date.max()
-        if (examples.cutoff_date < latest).sum() == 0:
-            raise ValueError("out-of-time validation needs at least two training cutoffs")
         test = examples.cutoff_date == latest
+        usable = examples.cutoff_date + np.timedelta64(label_days, "D") <= latest
+        if not usable.any():
+            raise ValueError(
+                f"out-of-time validation needs a training cutoff at least {label_days} days "
+                f"before the held-out one ({latest}); space the training cutoffs further apart "
+                f"(training_cutoffs step_days >= {label_days}) or shorten the horizons"
+            )
     else:
         raise ValueError(f"unknown validation protocol {protocol!r}")
     v = customer_fraction(examples.customer_id, seed + 1)
-    early = ~test & (v < early_stopping_fraction)
-    train = ~test & ~early
-    if protocol == "out-of-time":
-        train &= examples.cutoff_date < examples.cutoff_date.max()
-        early &= examples.cutoff_date < examples.cutoff_date.max()
+    early = ~test & usable & (v < early_stopping_fraction)
+    train = ~test & usable & ~early
     for name, mask in (("train", train), ("early-stopping", early), ("test", test)):
         if not mask.any():
             raise ValueError(f"the {name} split is empty; use more data or other fractions")

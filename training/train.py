@@ -336,8 +336,14 @@ def main(cfg: TrainConfig) -> Path:
         cutoffs = [cfg.cutoff or str(latest.column("c")[0].as_py())]
     examples = load_examples(cfg.database, cutoffs)
     split = split_examples(
-        examples, cfg.validation, cfg.seed, cfg.test_fraction, cfg.early_stopping_fraction
+        examples,
+        cfg.validation,
+        cfg.seed,
+        cfg.test_fraction,
+        cfg.early_stopping_fraction,
+        label_days=max(horizon_days, churn_horizon_days),
     )
+
     if cfg.max_examples and len(split.train) > cfg.max_examples:
         rng = np.random.default_rng(cfg.seed)
         split.train = np.sort(rng.choice(split.train, cfg.max_examples, replace=False))

@@ -41,9 +41,10 @@ order_items as (
 ),
 
 products as (
+    {#- Catalogue text is scrubbed like any free text before it reaches the model. -#}
     select
         product_id,
-        category
+        coalesce({{ scrub_text('category', 3) }}, 'other') as category
     from {{ ref('stg_products') }}
 ),
 

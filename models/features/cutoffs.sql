@@ -8,9 +8,10 @@ orders as (
 ),
 
 as_of as (
+    {#- An aggregate, so exactly one row whether the var is set or not. -#}
     select
         {%- if var('as_of_date') %}
-            cast('{{ var("as_of_date") }}' as date) as as_of_date
+            max(cast('{{ var("as_of_date") }}' as date)) as as_of_date
         {%- else %}
             cast(max(order_date) + 1 as date) as as_of_date
         {%- endif %}

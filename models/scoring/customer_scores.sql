@@ -49,8 +49,8 @@ to_score as (
             on hashed.customer_id = previous.customer_id
         where
             previous.customer_id is null
-            or previous.input_hash != hashed.input_hash
-            or previous.model_version != '{{ model.model_version }}'
+            or previous.input_hash is distinct from hashed.input_hash
+            or previous.model_version is distinct from '{{ model.model_version }}'
     {%- endif %}
 ),
 

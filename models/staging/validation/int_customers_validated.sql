@@ -24,6 +24,7 @@ checked as (
         case
             when customer_id is null then 'null_customer_id'
             when is_signed_up_at_unparseable then 'unparseable_signed_up_at'
+            when {{ is_out_of_range_timestamp('signed_up_at') }} then 'out_of_range_signed_up_at'
             when signed_up_at > {{ max_valid_timestamp() }} then 'future_signed_up_at'
         end as invalid_reason
     from typed

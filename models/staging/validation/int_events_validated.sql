@@ -8,8 +8,10 @@ raw_events as (
 ),
 
 customers as (
-    select customer_id from {{ ref('int_customers_validated') }}
-    where rejection_reason is null
+    {#- Every identified customer, even one whose own row is quarantined (e.g. a bad
+        signed_up_at): that must not quarantine their whole history. -#}
+    select distinct customer_id from {{ ref('int_customers_validated') }}
+    where customer_id is not null
 ),
 
 customers_known as (
@@ -39,6 +41,7 @@ checked as (
             when typed.customer_id is null then 'null_customer_id'
             when typed.is_event_at_unparseable then 'unparseable_event_at'
             when typed.event_at is null then 'null_event_at'
+            when {{ is_out_of_range_timestamp('typed.event_at') }} then 'out_of_range_event_at'
             when typed.event_at > {{ max_valid_timestamp() }} then 'future_event_at'
             when typed.event_type is null then 'null_event_type'
             when customers_known.has_customers and customers.customer_id is null

@@ -35,6 +35,7 @@ checked as (
                 typed.quantity is null
                 or not isfinite(typed.quantity)
                 or typed.quantity <= 0
+                or typed.quantity > 1e9
                 or typed.quantity != floor(typed.quantity)
                 then 'invalid_quantity'
             when typed.is_unit_price_unparseable then 'unparseable_unit_price'
@@ -68,7 +69,7 @@ deduplicated as (
 select
     order_id,
     product_id,
-    cast(quantity as bigint) as quantity,
+    try_cast(quantity as bigint) as quantity,
     unit_price,
     rejection_reason,
     {{ rejected_raw_columns(['order_id', 'product_id', 'quantity', 'unit_price']) }}

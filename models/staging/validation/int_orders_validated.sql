@@ -9,8 +9,10 @@ raw_orders as (
 ),
 
 customers as (
-    select customer_id from {{ ref('int_customers_validated') }}
-    where rejection_reason is null
+    {#- Every identified customer, even one whose own row is quarantined (e.g. a bad
+        signed_up_at): that must not quarantine their whole history. -#}
+    select distinct customer_id from {{ ref('int_customers_validated') }}
+    where customer_id is not null
 ),
 
 customers_known as (
@@ -42,6 +44,7 @@ checked as (
             when typed.customer_id is null then 'null_customer_id'
             when typed.is_ordered_at_unparseable then 'unparseable_ordered_at'
             when typed.ordered_at is null then 'null_ordered_at'
+            when {{ is_out_of_range_timestamp('typed.ordered_at') }} then 'out_of_range_ordered_at'
             when typed.ordered_at > {{ max_valid_timestamp() }} then 'future_ordered_at'
             when typed.is_order_total_unparseable then 'unparseable_order_total'
             when typed.order_total is null then 'null_order_total'

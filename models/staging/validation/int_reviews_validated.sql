@@ -8,8 +8,10 @@ raw_reviews as (
 ),
 
 customers as (
-    select customer_id from {{ ref('int_customers_validated') }}
-    where rejection_reason is null
+    {#- Every identified customer, even one whose own row is quarantined (e.g. a bad
+        signed_up_at): that must not quarantine their whole history. -#}
+    select distinct customer_id from {{ ref('int_customers_validated') }}
+    where customer_id is not null
 ),
 
 customers_known as (
@@ -40,6 +42,8 @@ checked as (
             when typed.customer_id is null then 'null_customer_id'
             when typed.is_reviewed_at_unparseable then 'unparseable_reviewed_at'
             when typed.reviewed_at is null then 'null_reviewed_at'
+            when {{ is_out_of_range_timestamp('typed.reviewed_at') }}
+                then 'out_of_range_reviewed_at'
             when typed.reviewed_at > {{ max_valid_timestamp() }} then 'future_reviewed_at'
             when typed.is_rating_unparseable then 'unparseable_rating'
             when
