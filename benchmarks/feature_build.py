@@ -15,18 +15,16 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from benchmarks.dbt import ROOT, run_dbt
 from shopdata.synthetic import generate_shop, write_shop
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
-DBT = Path(sys.executable).with_name("dbt")
 
 
 def ensure_shop(n_customers: int) -> Path:
@@ -44,24 +42,13 @@ def build(raw: Path, label: str, select: str | None, training_cutoffs: object) -
     db = work / "warehouse.duckdb"
     db.unlink(missing_ok=True)
     dbt_vars = {"raw_path": str(raw), "raw_format": "parquet", "training_cutoffs": training_cutoffs}
-    command = [str(DBT), "run", "--profiles-dir", str(ROOT), "--project-dir", str(ROOT)]
-    command += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    command += ["--vars", json.dumps(dbt_vars), "--exclude", "tag:scoring"]  # features only
+    args = ["run", "--exclude", "tag:scoring"]  # features only
     if select:
-        command += ["--select", select]
+        args += ["--select", select]
     started = time.perf_counter()
-    subprocess.run(
-        command,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "CLV_DUCKDB_PATH": str(db)},
-        stdout=subprocess.DEVNULL,
-    )
+    times = run_dbt(args, work, dbt_vars, {"CLV_DUCKDB_PATH": str(db)})
     wall = time.perf_counter() - started
-    results = json.loads((work / "target" / "run_results.json").read_text())
-    per_model = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in results["results"]
-    }
+    per_model = {model: round(seconds, 2) for model, seconds in times.items()}
     return {
         "wall_s": round(wall, 1),
         "models_s": round(sum(per_model.values()), 1),

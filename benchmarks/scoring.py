@@ -16,53 +16,28 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 
+from benchmarks.dbt import ROOT, run_dbt
 from python_udfs.scoring import Scorer
 from python_udfs.udfs import register
 from shopdata.synthetic import generate_shop, write_shop
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out" / "scoring"
-DBT = Path(sys.executable).with_name("dbt")
 
 
 def dbt(args: list[str], db: Path, raw: Path, model: Path) -> dict[str, float]:
-    """Run dbt on the benchmark shop; return each model's execution time (run_results.json)."""
+    """Run dbt on the benchmark shop; return each model's execution time."""
     env = {
-        **os.environ,
         "CLV_DUCKDB_PATH": str(db),
         "CLV_MODEL_PATH": str(model),
         "CLV_EXPORT_PATH": str(OUT / "exports"),
     }
     dbt_vars = {"raw_path": str(raw), "raw_format": "parquet", "training_cutoffs": []}
-    subprocess.run(
-        [
-            str(DBT),
-            *args,
-            "--profiles-dir",
-            str(ROOT),
-            "--project-dir",
-            str(ROOT),
-            "--target-path",
-            str(OUT / "target"),
-            "--log-path",
-            str(OUT / "logs"),
-            "--vars",
-            json.dumps(dbt_vars),
-        ],
-        check=True,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    results = json.loads((OUT / "target" / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
+    return run_dbt(args, OUT, dbt_vars, env)
 
 
 def main(argv: list[str] | None = None) -> int:

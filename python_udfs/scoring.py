@@ -50,9 +50,11 @@ def encode_texts(
     device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> torch.Tensor:
-    """Pooled embeddings [N, H] (float32, CPU) of `texts`, batched by length."""
+    """Pooled embeddings [N, H] (float32, CPU) of `texts`: each distinct text is encoded
+    once, in batches of similar length."""
     from tqdm.auto import tqdm
 
+    texts, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     lengths = [
         len(ids)
         for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -73,7 +75,7 @@ def encode_texts(
         with autocast:
             emb = model.embed(batch["input_ids"], batch["attention_mask"])
         out[torch.as_tensor(idx)] = emb.float().cpu()
-    return out
+    return out[torch.as_tensor(inverse)]
 
 
 @torch.inference_mode()

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from python_udfs.artifact import ArtifactError, resolve_artifact
+from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, resolve_artifact
 from python_udfs.scoring import OUTPUT_SCHEMA, TEXT_COLUMN, Scorer
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ class LazyScorer:
     def artifact_dir(self) -> Path:
         return resolve_artifact(self.model_path)
 
-    def artifact_config(self) -> dict:
-        return json.loads((self.artifact_dir() / "config.json").read_text())
+    def artifact_config(self) -> ArtifactConfig:
+        return read_config(self.artifact_dir())
 
     def get(self) -> Scorer:
         if self._scorer is None:
@@ -90,17 +90,17 @@ def register(
     )
 
     def clv_model_version() -> str:
-        return scorer.artifact_config()["model_version"]
+        return scorer.artifact_config().model_version
 
     def clv_model_info() -> str:
         config = scorer.artifact_config()
         return json.dumps(
             {
-                "model_version": config["model_version"],
-                "feature_names": config["scaler"]["names"],
-                "text_template_version": config["text_template_version"],
-                "horizon_days": config["horizon_days"],
-                "churn_horizon_days": config["churn_horizon_days"],
+                "model_version": config.model_version,
+                "feature_names": config.feature_names,
+                "text_template_version": config.text_template_version,
+                "horizon_days": config.horizon_days,
+                "churn_horizon_days": config.churn_horizon_days,
                 "path": str(scorer.artifact_dir()),
             }
         )
@@ -111,7 +111,7 @@ def register(
     ):
         con.create_function(name, function, [], "VARCHAR", side_effects=True)
     try:
-        names = scorer.artifact_config()["scaler"]["names"]
+        names = scorer.artifact_config().feature_names
     except ArtifactError as error:
         logger.warning("scoring UDFs not registered: %s", error)
         return scorer

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -105,40 +105,38 @@ class Trainer:
         self.on_gpu = device.type == "cuda"
         self.batch_size = cfg.resolved_batch_size(self.on_gpu)
         self.embeddings: torch.Tensor | None = None
-        self.lengths = np.array(
-            [
-                len(ids)
-                for ids in tokenizer(examples.texts, truncation=True, max_length=cfg.max_length)[
-                    "input_ids"
-                ]
-            ]
-        )
+        self.encode_texts_per_s: float | None = None
+
+    @functools.cached_property
+    def lengths(self) -> np.ndarray:
+        """Token count of every row's text (text modes batch similar lengths together)."""
+        tokens = self.tokenizer(
+            self.examples.texts, truncation=True, max_length=self.cfg.max_length
+        )["input_ids"]
+        return np.array([len(ids) for ids in tokens])
 
     def precompute_embeddings(self) -> None:
         """Encode each unique text once (head mode)."""
-        unique, inverse = np.unique(
-            np.asarray(self.examples.texts, dtype=object), return_inverse=True
-        )
         started = time.perf_counter()
-        encoded = encode_texts(
+        self.embeddings = encode_texts(
             self.model,
             self.tokenizer,
-            list(unique),
+            self.examples.texts,
             self.cfg.max_length,
             batch_size=128 if self.on_gpu else 64,
             device=self.device,
             progress=self.cfg.progress,
         )
         seconds = time.perf_counter() - started
+        unique = len(set(self.examples.texts))
+        self.encode_texts_per_s = unique / max(seconds, 1e-9)
         logger.info(
             "encoded %d unique texts (of %d rows) in %.1f s: %.1f texts/s",
-            len(unique),
+            unique,
             len(self.examples),
             seconds,
-            len(unique) / max(seconds, 1e-9),
+            self.encode_texts_per_s,
         )
-        self.encode_texts_per_s = len(unique) / max(seconds, 1e-9)
-        self.embeddings = encoded[torch.as_tensor(inverse)]
 
     def batches(self, index: np.ndarray, shuffle: bool, rng: np.random.Generator):
         """Batches of row indices; text modes group similar lengths to cut padding."""
@@ -239,9 +237,9 @@ class Trainer:
             )
             if improved:
                 best_loss, best_epoch, stale = early_loss, epoch, 0
-                best_state = copy.deepcopy(
-                    {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-                )
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+                }
             else:
                 stale += 1
             if stale >= self.cfg.patience or (self.cfg.max_steps and step >= self.cfg.max_steps):
@@ -377,7 +375,7 @@ def main(cfg: TrainConfig) -> Path:
     started = time.perf_counter()
     fit = trainer.fit(split.train, split.early_stopping, optimizer, scheduler)
     fit["train_seconds"] = round(time.perf_counter() - started, 1)
-    fit["encode_texts_per_s"] = getattr(trainer, "encode_texts_per_s", None)
+    fit["encode_texts_per_s"] = trainer.encode_texts_per_s
 
     clv_scale = trainer.calibrate(np.concatenate([split.train, split.early_stopping]))
     logger.info("revenue calibration on training rows: x%.3f", clv_scale)
