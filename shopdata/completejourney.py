@@ -151,8 +151,10 @@ def _sql_path(path: Path) -> str:
 
 
 def _normalised(expression: str) -> str:
-    """SQL: lower case, every run of characters other than letters, digits and dots -> ' '."""
-    return f"nullif(trim(regexp_replace(lower({expression}), '[^a-z0-9.]+', ' ', 'g')), '')"
+    """SQL: lower case; anything but letters, digits and decimal points (``14.5 oz``) -> ' '."""
+    kept = f"regexp_replace(lower({expression}), '[^a-z0-9.]+', ' ', 'g')"
+    no_stray_dots = f"regexp_replace({kept}, '([^0-9]|^)[.]+|[.]+([^0-9]|$)', '\\1 \\2', 'g')"
+    return f"nullif(trim(regexp_replace({no_stray_dots}, ' +', ' ', 'g')), '')"
 
 
 ORDERS_SQL = """
