@@ -40,7 +40,8 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -182,7 +183,7 @@ def parse_time(value: str, formats: tuple[str, ...]) -> datetime | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One invoice line, parsed."""
 
@@ -217,20 +218,20 @@ class Document:
         return round(sum(abs(line.quantity * line.price) for line in self.lines), MONEY_DECIMALS)
 
 
-def read_rows(source: Path, encoding: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the CSV export (any line endings)."""
+@contextmanager
+def open_rows(source: Path, encoding: str) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """Header and a stream of rows of the CSV export (any line endings)."""
     try:
         with source.open(newline="", encoding=encoding) as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
                 raise ConversionError(f"{source} is empty: expected a header line")
-            rows = list(tqdm(reader, desc="read lines", unit=" lines", leave=False))
+            yield header, reader
     except UnicodeDecodeError as error:
         raise ConversionError(
             f"{source} is not valid {encoding} ({error}); pass --encoding, e.g. latin-1"
         ) from error
-    return header, rows
 
 
 def parse_line(
@@ -329,10 +330,19 @@ def convert_rows(
 ) -> Converted:
     """Turn the export's header and rows into the contract tables (pure, no files)."""
     columns = map_columns(header)
-    date_index = columns["invoice_date"]
-    dates = (row[date_index] for row in rows if date_index < len(row))
-    formats = (date_format,) if date_format else detect_date_formats(dates)
+    formats = (date_format,) if date_format else detect_date_formats(_dates(rows, columns))
+    return _convert(columns, rows, formats)
 
+
+def _dates(rows: Iterable[list[str]], columns: dict[str, int]) -> Iterator[str]:
+    index = columns["invoice_date"]
+    return (row[index] for row in rows if index < len(row))
+
+
+def _convert(
+    columns: dict[str, int], rows: Iterable[list[str]], formats: tuple[str, ...]
+) -> Converted:
+    """The contract tables from parsed rows (one pass)."""
     invoices: dict[str, Document] = {}
     credit_notes: dict[str, Document] = {}
     descriptions: dict[str, Counter] = defaultdict(Counter)
@@ -405,8 +415,13 @@ def convert_file(
         raise ConversionError(
             f"{source} is a spreadsheet; save it as CSV (UTF-8) first and pass that file"
         )
-    header, rows = read_rows(source, encoding)
-    converted = convert_rows(header, rows, date_format)
+    formats: tuple[str, ...] | None = (date_format,) if date_format else None
+    if formats is None:  # a first pass over the dates only, streaming
+        with open_rows(source, encoding) as (header, rows):
+            formats = detect_date_formats(_dates(rows, map_columns(header)))
+    with open_rows(source, encoding) as (header, rows):
+        progress = tqdm(rows, desc="convert lines", unit=" lines", leave=False)
+        converted = _convert(map_columns(header), progress, formats)
     if converted.tables["orders"].num_rows == 0:
         raise ConversionError(f"{source} holds no sales invoice line; nothing was written")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -218,3 +218,23 @@ def test_readme_own_data_walkthrough_on_an_invoice_export(tmp_path):
     examples = run.scalar("select count(*) from training_examples")
     assert examples > 0
     assert run.scalar("select count(*) from customer_features") == 6
+
+
+def test_wrong_encoding_names_the_option(tmp_path):
+    export = tmp_path / "latin1.csv"
+    export.write_bytes(FIXTURE.read_bytes().replace(b"EIRE", "\u00c9IRE".encode("latin-1")))
+    with pytest.raises(ConversionError, match="--encoding"):
+        convert_file(export, tmp_path / "out")
+    convert_file(export, tmp_path / "out", encoding="latin-1")
+    countries = {row["country"] for row in read(tmp_path / "out", "customers")}
+    assert "\u00c9IRE" in countries
+
+
+@pytest.mark.parametrize("command", ["cdnow", "synthetic", "completejourney", "invoices"])
+def test_every_subcommand_has_its_own_help(command, capsys):
+    from shopdata.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert f"python -m shopdata {command}" in capsys.readouterr().out
