@@ -38,6 +38,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -205,8 +206,13 @@ class Document:
     lines: list[Line] = field(default_factory=list)
 
     @property
+    def customer_ids(self) -> list[str]:
+        return sorted({line.customer_id for line in self.lines if line.customer_id})
+
+    @property
     def customer_id(self) -> str | None:
-        ids = sorted({line.customer_id for line in self.lines if line.customer_id})
+        """The document's customer (the smallest id if its lines disagree, counted)."""
+        ids = self.customer_ids
         return ids[0] if ids else None
 
     @property
@@ -256,6 +262,10 @@ def parse_line(
         price = float(get("price"))
     except ValueError:
         return None, "unparseable_price"
+    if not math.isfinite(quantity_number):
+        return None, "unparseable_quantity"
+    if not math.isfinite(price):
+        return None, "non_finite_price"
     if quantity_number != int(quantity_number):
         return None, "fractional_quantity"
     quantity = int(quantity_number)
@@ -385,6 +395,9 @@ def _convert(
             "refunds": refunds.num_rows,
             "refunds_without_customer": sum(d.customer_id is None for d in credit_notes.values()),
             "customers": customers.num_rows,
+            "documents_with_several_customers": sum(
+                len(d.customer_ids) > 1 for d in (*invoices.values(), *credit_notes.values())
+            ),
         }
     )
     tables = {

@@ -238,3 +238,43 @@ def test_every_subcommand_has_its_own_help(command, capsys):
         main([command, "--help"])
     assert exited.value.code == 0
     assert f"python -m shopdata {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "reason"),
+    [
+        ("nan", "1", "unparseable_quantity"),
+        ("inf", "1", "unparseable_quantity"),
+        ("two", "1", "unparseable_quantity"),
+        ("1.5", "1", "fractional_quantity"),
+        ("0", "1", "zero_quantity"),
+        ("1", "nan", "non_finite_price"),
+        ("1", "1,5", "unparseable_price"),
+        ("1", "-3", "negative_price"),
+    ],
+)
+def test_unconvertible_line_reasons(quantity, price, reason):
+    header = ["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID"]
+    good = ["1", "A", "1", "2010-01-01 10:00:00", "2", "7"]
+    bad = ["2", "A", quantity, "2010-01-01 10:00:00", price, "7"]
+    converted = convert_rows(header, [good, bad])
+    assert [(line_no, why) for line_no, why, _ in converted.skipped] == [(3, reason)]
+    assert converted.counts[f"skipped_{reason}"] == 1
+    assert converted.tables["orders"].num_rows == 1
+
+
+def test_invoice_whose_lines_name_two_customers_is_counted():
+    header = ["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID"]
+    rows = [["1", "A", "1", "2010-01-01", "2", "8"], ["1", "B", "1", "2010-01-01", "2", "7"]]
+    converted = convert_rows(header, rows)
+    assert converted.tables["orders"].column("customer_id").to_pylist() == ["7"]
+    assert converted.counts["documents_with_several_customers"] == 1
+
+
+def test_mixed_line_endings_convert_like_the_fixture(tmp_path):
+    lines = FIXTURE.read_text().splitlines()
+    mixed = "".join(line + ("\r\n" if i % 2 else "\n") for i, line in enumerate(lines))
+    export = tmp_path / "mixed.csv"
+    export.write_bytes(mixed.encode())
+    counts = convert_file(export, tmp_path / "out").counts
+    assert (counts["orders"], counts["order_items"], counts["refunds"]) == (29, 47, 5)
