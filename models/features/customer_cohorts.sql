@@ -74,7 +74,11 @@ cohort_stats as (
         cutoff_date,
         cohort_month,
         median(monetary_total) as cohort_median_revenue,
-        avg(monetary_total) filter (where is_in_trimmed_mean) as cohort_mean_revenue,
+        {#- Summed as decimals (exact), so the mean does not depend on thread order. -#}
+        cast(
+            avg(cast(monetary_total as decimal(38, 2))) filter (where is_in_trimmed_mean)
+            as double
+        ) as cohort_mean_revenue,
         avg(frequency) filter (where is_in_trimmed_mean) as cohort_mean_frequency,
         avg(cast(purchase_days >= 2 as double)) as cohort_repeat_rate,
         avg(cast(purchases_last_90d > 0 as double)) as cohort_active_rate_90d
