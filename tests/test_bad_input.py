@@ -357,3 +357,41 @@ def test_unreadable_csv_is_an_error_naming_the_file(tmp_path):
     run = run_dbt(tmp_path, raw, command=("build", "--select", "staging"))
     assert run.returncode != 0
     assert "reviews.csv" in run.output
+
+
+def test_parquet_refunds_without_optional_columns(tmp_path):
+    """Typed Parquet columns are read as such, and the optional refund columns order_id and
+    reason may be absent from the file: they read as null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["o1", "o2"],
+                "customer_id": ["c1", "c2"],
+                "ordered_at": pa.array([dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 6)]),
+                "order_total": [10.0, 20.0],
+                "status": ["completed", "completed"],
+            }
+        ),
+        raw / "orders.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "refund_id": ["r1"],
+                "customer_id": ["c2"],
+                "refunded_at": pa.array([dt.datetime(2024, 1, 7)]),
+                "amount": [5.5],
+            }
+        ),
+        raw / "refunds.parquet",
+    )
+    run = run_dbt(tmp_path, raw, raw_format="parquet", command=("build", "--select", "staging"))
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.query(
+        "select refund_id, order_id, reason, refund_effect, effective_amount from stg_refunds"
+    ) == [("r1", None, None, "unlinked", 5.5)]
