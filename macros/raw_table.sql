@@ -1,5 +1,16 @@
 {% macro raw_file_path(table_name) -%}
-    {{ return(var('raw_path') ~ '/' ~ table_name ~ '.' ~ var('raw_format')) }}
+    {{ return(setting('raw_path') ~ '/' ~ table_name ~ '.' ~ setting('raw_format')) }}
+{%- endmacro %}
+
+{% macro raw_reader(table_name) -%}
+    {#- The reader of a raw file. The path enters SQL only through sql_string() (a raw_path
+        with a quote works); source() is called for the lineage only. -#}
+    {%- set lineage = source('raw', table_name) -%}
+    {%- if setting('raw_format') == 'parquet' -%}
+        read_parquet({{ sql_string(raw_file_path(table_name)) }})
+    {%- else -%}
+        read_csv({{ sql_string(raw_file_path(table_name)) }}, header = true, all_varchar = true)
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro raw_file_exists(table_name) -%}
@@ -7,7 +18,7 @@
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set matches = run_query("select count(*) from glob('" ~ raw_file_path(table_name) ~ "')") -%}
+    {%- set matches = run_query("select count(*) from glob(" ~ sql_string(raw_file_path(table_name)) ~ ")") -%}
     {{ return(matches.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
@@ -21,7 +32,7 @@
             ~ " (set the raw_path / raw_format vars; see README 'Data contract')") }}
     {%- endif -%}
     {%- if execute and found -%}
-        {%- set described = run_query("describe select * from " ~ source('raw', table_name)) -%}
+        {%- set described = run_query("describe select * from " ~ raw_reader(table_name)) -%}
         {%- set present = described.columns[0].values() | map('lower') | list -%}
         {%- set missing = columns | reject('in', present) | list -%}
         {%- if missing -%}
@@ -32,7 +43,7 @@
         {%- endif -%}
     {%- endif -%}
     {%- if found -%}
-        select {{ columns | join(', ') }} from {{ source('raw', table_name) }}
+        select {{ columns | join(', ') }} from {{ raw_reader(table_name) }}
     {%- else -%}
         select
         {%- for column in columns %}
@@ -45,7 +56,7 @@
 {% macro raw_table_rows(table_name) -%}
     {#- Every row of raw.<table_name> as the reader sees it (none when the file is missing). -#}
     {%- if raw_file_exists(table_name) -%}
-        select * from {{ source('raw', table_name) }}
+        select * from {{ raw_reader(table_name) }}
     {%- else -%}
         select 1 as missing_table where false
     {%- endif -%}
