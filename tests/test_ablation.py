@@ -93,3 +93,19 @@ def test_report_files_carry_intervals_and_every_variant(tmp_path):
     )
     text = (tmp_path / "report.md").read_text()
     assert "Paired bootstrap (20 samples" in text and "95% CI" in text
+
+
+def test_bootstrap_scores_equal_sklearn_and_scipy():
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from training.evaluate import bootstrap_scores
+    from training.metrics import normalized_gini
+
+    data = rows(300)
+    rng = np.random.default_rng(3)
+    clv, churn = np.round(rng.random(300), 2), np.round(rng.random(300), 2)  # with ties
+    ((gini, rho, auc),) = bootstrap_scores(data.revenue, data.churned, [(clv, churn)])
+    assert gini == normalized_gini(data.revenue, clv)
+    np.testing.assert_allclose(rho, spearmanr(data.revenue, clv).statistic, rtol=1e-12)
+    np.testing.assert_allclose(auc, roc_auc_score(data.churned, churn), rtol=1e-12)

@@ -8,11 +8,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from training import baselines
 from training.data import Examples
-from training.metrics import churn_report, clv_report, normalized_gini, roc_auc, spearman
+from training.metrics import churn_report, clv_report, normalized_gini
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,28 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def bootstrap_scores(
+    revenue: np.ndarray, churned: np.ndarray, predictors: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """[P, 3] normalised Gini, Spearman and ROC-AUC of each (clv, churn) predictor on one
+    resample. Spearman and AUC are computed from ranks shared across predictors (the same
+    values as scipy's spearmanr and sklearn's roc_auc_score, tested; ~10x faster here)."""
+    out = np.full((len(predictors), len(BOOTSTRAP_METRICS)), np.nan)
+    revenue_rank = rankdata(revenue)
+    positive = churned == 1
+    n_pos = int(positive.sum())
+    n_neg = churned.size - n_pos
+    for i, (clv, churn) in enumerate(predictors):
+        out[i, 0] = normalized_gini(revenue, clv)
+        clv_rank = rankdata(clv)
+        if np.ptp(revenue_rank) > 0 and np.ptp(clv_rank) > 0:
+            out[i, 1] = np.corrcoef(revenue_rank, clv_rank)[0, 1]
+        if n_pos and n_neg:
+            u = rankdata(churn)[positive].sum() - n_pos * (n_pos + 1) / 2.0
+            out[i, 2] = u / (n_pos * n_neg)
+    return out
+
+
 def ablation_intervals(
     rows: Examples,
     predictions: dict[str, dict[str, np.ndarray]],
@@ -104,19 +127,14 @@ def ablation_intervals(
     if not pairs or samples < 1:
         return []
     names = sorted({n for pair in pairs for n in pair})
-    metric_fns = {"normalized_gini": normalized_gini, "spearman": spearman, "roc_auc": roc_auc}
+    metric_fns = list(BOOTSTRAP_METRICS)
 
     def scores(index: np.ndarray) -> np.ndarray:
-        out = np.empty((len(names), len(metric_fns)))
-        revenue, churned = rows.revenue[index], rows.churned[index]
-        for i, name in enumerate(names):
-            clv, churn = preds[name]
-            for j, (metric, fn) in enumerate(metric_fns.items()):
-                if BOOTSTRAP_METRICS[metric] == "clv":
-                    out[i, j] = fn(revenue, clv[index])
-                else:
-                    out[i, j] = fn(churned, churn[index])
-        return out
+        return bootstrap_scores(
+            rows.revenue[index],
+            rows.churned[index],
+            [(preds[name][0][index], preds[name][1][index]) for name in names],
+        )
 
     n = len(rows)
     point = scores(np.arange(n))
