@@ -62,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         encoder, tokenizer = load_encoder(default_base_model(), device)
         model = ClvModel(encoder, numeric.shape[1], pooling=pooling_for(encoder.config))
         model = model.to(device)
-        prepare_encoder(cfg, model)
-        trainer = Trainer(cfg, model, tokenizer, examples, numeric, device)
+        prepare_encoder(cfg, model, mode)
+        embeddings = None
         if mode == "head":
-            trainer.embeddings = torch.zeros(len(examples), encoder.config.hidden_size)
-        optimizer, _ = build_optimizer(cfg, model, args.steps)
+            embeddings = torch.zeros(len(examples), encoder.config.hidden_size)
+        trainer = Trainer(cfg, model, tokenizer, examples, numeric, device, embeddings)
+        optimizer, _ = build_optimizer(cfg, model, args.steps, cfg.lr, mode)
         model.train()
         rng = np.random.default_rng(0)
         batches = trainer.batches(np.arange(len(examples)), shuffle=True, rng=rng)
@@ -78,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             optimizer.step()
             timings.append(time.perf_counter() - t0)
+        per_step = float(np.median(timings[1:]))
         result[mode] = {
             "batch_size": trainer.batch_size,
-            "seconds_per_step": round(float(np.median(timings[1:])), 4),
+            "seconds_per_step": round(per_step, 4),
+            "examples_per_s": round(trainer.batch_size / per_step, 1),
         }
         print(mode, result[mode], flush=True)
     print(json.dumps(result, indent=2))

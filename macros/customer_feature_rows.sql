@@ -67,3 +67,20 @@
         'customer_cohorts.revenue_vs_cohort',
     ]) }}
 {%- endmacro %}
+
+{% macro model_column_description(model_name, column_name) -%}
+    {#- The description of a model column from its _*.yml (single quotes doubled for SQL), so
+        model_features repeats the documentation instead of copying it. -#}
+    {%- set found = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.name == model_name -%}
+                {%- set column = node.columns.get(column_name) -%}
+                {%- if column -%}
+                    {%- do found.append(column.description | trim) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return((found[0] if found else '') | replace("'", "''") | replace('\n', ' ')) }}
+{%- endmacro %}

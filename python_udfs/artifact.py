@@ -24,9 +24,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
+from python_udfs.features import FeatureScaler
 from python_udfs.model import ClvModel
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2  # 2: encoded numeric features (PLE, BG/NBD inputs), residual tower
 CURRENT_POINTER = "current"
 DEFAULT_ARTIFACTS_DIR = Path("artifacts")
 TRAIN_COMMAND = "make train  (or: .venv/bin/python -m training)"
@@ -62,6 +63,9 @@ class ArtifactConfig:
     churn_horizon_days: int | None
     data_fingerprint: str
     clv_scale: float = 1.0
+    numeric_blocks: int = 2
+    inputs: str = "fused"
+    selection: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     format_version: int = ARTIFACT_FORMAT
@@ -228,10 +232,12 @@ def load_artifact(
     encoder = AutoModel.from_config(encoder_config, trust_remote_code=False)
     model = ClvModel(
         encoder,
-        n_numeric=len(config.feature_names),
+        n_numeric=FeatureScaler.from_dict(config.scaler).width,
         hidden=config.hidden,
         dropout=config.dropout,
         pooling=config.pooling,
+        numeric_blocks=config.numeric_blocks,
+        inputs=config.inputs,
     )
     weights = directory / "model.safetensors"
     try:

@@ -31,8 +31,30 @@ def pooling_for(config: PretrainedConfig) -> str:
     return "last" if is_decoder else "mean"
 
 
+INPUTS = ("fused", "numeric", "text")
+
+
+class ResidualBlock(nn.Module):
+    """x + Linear(Dropout(GELU(Linear(LayerNorm(x))))): a pre-norm MLP block."""
+
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.fc1 = nn.Linear(width, 2 * width)
+        self.fc2 = nn.Linear(2 * width, width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(self.dropout(nn.functional.gelu(self.fc1(self.norm(x)))))
+
+
 class ClvModel(nn.Module):
     """Encoder + numeric tower + fused head.
+
+    The numeric tower is a linear projection of the encoded features (see
+    python_udfs.features) followed by `numeric_blocks` residual MLP blocks and a LayerNorm.
+    `inputs` selects what the head sees: "fused" (text + numeric), "numeric" or "text" (the
+    ablation variants; the unused part is not evaluated).
 
     forward(input_ids [B,T], attention_mask [B,T], numeric [B,F])
         -> ziln_logits [B,3], churn_logit [B]
@@ -45,21 +67,35 @@ class ClvModel(nn.Module):
         hidden: int = 128,
         dropout: float = 0.1,
         pooling: str = "mean",
+        numeric_blocks: int = 2,
+        inputs: str = "fused",
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be 'mean' or 'last', not {pooling!r}")
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS}, not {inputs!r}")
         self.encoder = encoder
         self.pooling = pooling
+        self.inputs = inputs
         dim = encoder.config.hidden_size
         self.text_norm = nn.LayerNorm(dim)
-        self.numeric_tower = nn.Sequential(nn.Linear(n_numeric, hidden), nn.GELU())
+        self.numeric_tower = nn.Sequential(
+            nn.Linear(n_numeric, hidden),
+            *(ResidualBlock(hidden, dropout) for _ in range(numeric_blocks)),
+            nn.LayerNorm(hidden),
+        )
+        width = {"fused": dim + hidden, "numeric": hidden, "text": dim}[inputs]
         self.head = nn.Sequential(
-            nn.Linear(dim + hidden, hidden),
+            nn.Linear(width, hidden),
             nn.GELU(),
             nn.Dropout(dropout),
             nn.Linear(hidden, 4),
         )
+
+    @property
+    def uses_text(self) -> bool:
+        return self.inputs != "numeric"
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pooled text embedding [B, H] (right-padded inputs)."""
@@ -73,9 +109,13 @@ class ClvModel(nn.Module):
     def head_forward(
         self, embedding: torch.Tensor, numeric: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """embedding [B,H], numeric [B,F] -> ziln_logits [B,3], churn_logit [B]."""
-        text = self.text_norm(embedding.float())
-        out = self.head(torch.cat([text, self.numeric_tower(numeric.float())], dim=-1))
+        """embedding [B,H] (unused if inputs="numeric"), numeric [B,F] -> ziln [B,3], churn [B]."""
+        parts = []
+        if self.inputs != "numeric":
+            parts.append(self.text_norm(embedding.float()))
+        if self.inputs != "text":
+            parts.append(self.numeric_tower(numeric.float()))
+        out = self.head(torch.cat(parts, dim=-1))
         return out[:, :3], out[:, 3]
 
     def forward(

@@ -38,6 +38,9 @@ def test_head_mode_writes_a_self_contained_artifact_and_report(
         base_model=str(tiny_bert),
         mode="head",
         epochs=3,
+        grid="none",
+        bootstrap_samples=50,
+        validation="customers",
     )
     assert resolve_artifact(tmp_path / "artifacts") == directory
     for name in (
@@ -50,7 +53,13 @@ def test_head_mode_writes_a_self_contained_artifact_and_report(
     ):
         assert (directory / name).exists(), name
     assert not list(directory.rglob("*.bin")) and not list(directory.rglob("*.pt"))
-    assert set(report["metrics"]) == {"transformer", "bgnbd_gamma_gamma", "gbm"}
+    assert set(report["metrics"]) == {
+        "transformer",
+        "numeric_only",
+        "text_only",
+        "bgnbd_gamma_gamma",
+        "gbm",
+    }
     for metrics in report["metrics"].values():
         assert 0 <= metrics["roc_auc"] <= 1 and np.isfinite(metrics["normalized_gini"])
     config = json.loads((directory / "config.json").read_text())
@@ -58,16 +67,34 @@ def test_head_mode_writes_a_self_contained_artifact_and_report(
     assert config["text_template_version"] == "v1"
     assert (config["horizon_days"], config["churn_horizon_days"]) == (180, 90)
     assert "repeat_purchase_value_mean" in config["scaler"]["names"]
-    assert len(read_predictions(directory)) == report["context"]["test_rows"]
+    assert config["scaler"]["derived"][0] == "bgnbd_p_alive" and config["scaler"]["edges"]
+    assert config["format_version"] == 2 and config["inputs"] == "fused"
+    assert config["selection"]["gbm"]["revenue"]["learning_rate"] > 0
+    rows = read_predictions(directory)
+    assert len(rows) == report["context"]["test_rows"]
+    for column in ("numeric_only_clv", "text_only_churn", "gbm_clv", "bgnbd_gamma_gamma_churn"):
+        assert column in rows[0], column
+    # every variant vs both baselines + fused vs each ablation, 3 metrics each, with intervals
+    assert len(report["comparisons"]) == (3 * 2 + 2) * 3
+    for row in report["comparisons"]:
+        assert row["ci_low"] <= row["difference"] + 1e-9 or not np.isfinite(row["ci_low"])
+    assert "behaviour text" in report["text_contribution"]
+    assert "Paired bootstrap" in (directory / "report.md").read_text()
 
 
 def test_artifact_round_trip_gives_identical_predictions(small_warehouse, tiny_bert, tmp_path):
+    """train -> save -> load -> identical scores: the encodings (PLE edges, BG/NBD params) and
+    the refitted weights travel through config.json + safetensors."""
     directory, _ = run_training(
         small_warehouse.db_path,
         tmp_path / "artifacts",
         base_model=str(tiny_bert),
         mode="head",
         epochs=2,
+        grid="none",
+        variants="fused",
+        baselines=False,
+        validation="customers",
     )
     expected = {row["customer_id"]: row for row in read_predictions(directory)}
     cutoff = read_table(
@@ -95,6 +122,7 @@ def test_full_and_lora_modes_update_the_encoder(small_warehouse, tiny_bert, tmp_
         max_steps=3,
         batch_size=16,
         baselines=False,
+        variants="fused",
     )
     assert report["context"]["steps"] == 3
     trained = load_file(str(directory / "model.safetensors"))
@@ -113,6 +141,7 @@ def test_decoder_model_is_pooled_at_the_last_token(small_warehouse, tiny_gpt2, t
         max_steps=2,
         batch_size=16,
         baselines=False,
+        variants="fused",
     )
     model, _, config = load_artifact(directory)
     assert config.pooling == "last" and model.pooling == "last"
@@ -128,6 +157,8 @@ def test_out_of_time_validation_holds_out_the_latest_cutoff(small_warehouse, tin
         epochs=2,
         validation="out-of-time",
         baselines=False,
+        variants="fused",
+        grid="none",
     )
     cutoffs = report["context"]["cutoffs"]
     assert len(cutoffs) == 2
@@ -153,6 +184,7 @@ def test_real_minilm_fine_tunes_for_a_few_steps(small_warehouse, tmp_path):
         batch_size=8,
         max_examples=64,
         baselines=False,
+        variants="fused",
     )
     assert report["context"]["steps"] == 2
     assert report["context"]["seconds_per_step"] > 0
@@ -184,3 +216,103 @@ def test_cli_flags_map_to_the_config():
     assert cfg.database == Path("x.duckdb")
     with pytest.raises(SystemExit):
         parse_args(["--mode", "sideways"])
+
+
+def _warehouse(path: Path, rows: str, features: tuple[str, ...] = ("recency_days",)) -> Path:
+    """A hand-made DuckDB file with model_features and training_examples (unit tests only)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create table model_features as select * from (values "
+            + ", ".join(f"({i + 1}, '{n}', 'customer_rfm', 'd')" for i, n in enumerate(features))
+            + ") t(feature_position, feature_name, source_model, description)"
+        )
+        con.execute(
+            "create table training_examples (customer_id varchar, cutoff_date date, "
+            "recency_days double, behaviour_text varchar, text_template_version varchar, "
+            "future_revenue double, future_purchases bigint, future_purchase_days bigint, "
+            "churned boolean)"
+        )
+        if rows:
+            con.execute(f"insert into training_examples values {rows}")
+    return path
+
+
+def test_empty_warehouse_names_the_cause_and_the_fix(tmp_path):
+    from training.data import NoTrainingDataError
+
+    db = _warehouse(tmp_path / "empty.duckdb", "")
+    with pytest.raises(
+        NoTrainingDataError, match=r"training_examples is empty\. Build the features"
+    ):
+        load_examples(db)
+    with pytest.raises(NoTrainingDataError, match=r"no (training_examples|model_features) table"):
+        import duckdb
+
+        bare = tmp_path / "bare.duckdb"
+        duckdb.connect(str(bare)).close()
+        load_examples(bare)
+    with pytest.raises(NoTrainingDataError, match="no complete labels"):
+        train(TrainConfig(database=db, output_dir=tmp_path / "a", progress=False))
+
+
+def test_all_zero_labels_and_missing_declared_features_are_refused(tmp_path):
+    from training.data import NoTrainingDataError
+
+    row = "('c1', date '2020-01-01', 3.0, 'text', 'v1', 0.0, 0, 0, true)"
+    db = _warehouse(tmp_path / "zero.duckdb", row)
+    with pytest.raises(NoTrainingDataError, match="every future_revenue label"):
+        load_examples(db)
+    row = "('c1', date '2020-01-01', 3.0, 'text', 'v1', 5.0, 1, 1, false)"
+    db = _warehouse(tmp_path / "missing.duckdb", row, ("recency_days", "tenure_days"))
+    with pytest.raises(ValueError, match=r"declared feature list .*missing tenure_days"):
+        load_examples(db)
+
+
+def test_training_reads_the_declared_feature_list_in_order(small_warehouse):
+    examples = load_examples(small_warehouse.db_path)
+    declared = [
+        r["feature_name"]
+        for r in read_table(
+            small_warehouse.db_path,
+            "select feature_name from model_features order by feature_position",
+        ).to_pylist()
+    ]
+    assert examples.feature_names == declared and len(declared) >= 30
+
+
+def test_selection_picks_the_lowest_validation_loss_and_refits_on_all_rows(
+    small_warehouse, tiny_bert, tmp_path
+):
+    directory, report = run_training(
+        small_warehouse.db_path,
+        tmp_path / "artifacts",
+        base_model=str(tiny_bert),
+        mode="auto",  # head on CPU
+        epochs=3,
+        patience=2,
+        grid="small",
+        variants="fused",
+        baselines=False,
+    )
+    config = json.loads((directory / "config.json").read_text())
+    assert config["mode"] == "head"
+    selection = config["selection"]["transformer"]
+    losses = {c["name"]: c["validation_loss"] for c in selection["candidates"]}
+    assert len(losses) == 3 and selection["selected"] == min(losses, key=losses.get)
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["selected"])
+    assert (config["hidden"], config["numeric_blocks"]) == (
+        chosen["hidden"],
+        chosen["numeric_blocks"],
+    )
+    context = report["context"]
+    # rolling: the refit uses every labelled row of every cutoff, for the selected epochs
+    n_rows = (
+        read_table(small_warehouse.db_path, "select count(*) as n from training_examples")
+        .column("n")[0]
+        .as_py()
+    )
+    assert context["train_rows"] == n_rows == selection["refit_rows"]
+    assert context["best_epoch"] == selection["epochs"] and context["early_stopping_loss"] is None
+    assert context["selection_validation_rows"] > 0

@@ -17,7 +17,9 @@ for numerical stability. Array arguments are 1-D ``[N]`` (one entry per customer
 broadcast against scalars.
 
 Gradient-boosted baseline: scikit-learn ``HistGradientBoostingRegressor`` (Poisson loss on raw
-revenue) and ``HistGradientBoostingClassifier`` (churn) on a numeric feature matrix.
+revenue) and ``HistGradientBoostingClassifier`` (churn) on a numeric feature matrix, with early
+stopping and a small grid (learning rate, leaves, L2, minimum leaf size) chosen by internal
+validation.
 """
 
 from __future__ import annotations
@@ -29,7 +31,31 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import gammaln
+
+from python_udfs.features import (  # the closed forms live with the scorer; re-exported here
+    bgnbd_expected_purchases,
+    bgnbd_p_alive,
+    bgnbd_p_no_purchase,
+    gamma_gamma_expected_value,
+)
+
+__all__ = [
+    "BgNbdParams",
+    "GammaGammaParams",
+    "GbmBaseline",
+    "bgnbd_expected_purchases",
+    "bgnbd_gg_clv",
+    "bgnbd_log_likelihood",
+    "bgnbd_p_alive",
+    "bgnbd_p_no_purchase",
+    "calibration_summary",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "fit_gbm",
+    "gamma_gamma_expected_value",
+    "gamma_gamma_log_likelihood",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -238,82 +264,6 @@ def fit_bgnbd(
     return params
 
 
-def bgnbd_p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
-    """Probability the customer is still active at ``T`` (FHL 2005, eq. 11 / appendix).
-
-    ``1 / (1 + 1{x>0} * a / (b + x - 1) * ((alpha + T) / (alpha + t_x))**(r + x))``.
-
-    Args:
-        params: fitted parameters.
-        x, t_x, T: ``[N]`` customer summaries.
-
-    Returns:
-        ``[N]`` probabilities.
-    """
-    r, alpha, a, b = params
-    x, t_x, T = np.broadcast_arrays(*_as_float_arrays(x, t_x, T))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = (
-            np.log(a) - np.log(b + x - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-        )
-    return np.where(x > 0, expit(-log_ratio), 1.0)
-
-
-def bgnbd_expected_purchases(
-    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
-) -> np.ndarray:
-    """Expected number of purchases in ``(T, T + t]`` given the history (FHL 2005, eq. 10).
-
-    ``E[Y(t) | x, t_x, T] = (a + b + x - 1) / (a - 1) * [1 - ((alpha + T) / (alpha + T + t))
-    ** (r + x) * 2F1(r + x, b + x; a + b + x - 1; t / (alpha + T + t))] * P_alive``.
-
-    The hypergeometric term is evaluated after Euler's transformation,
-    ``(1 - z)**(r + x) 2F1(r + x, b + x; c; z) = (1 - z)**(a - 1) 2F1(c - r - x, a - 1; c; z)``
-    with ``c = a + b + x - 1`` and ``1 - z = (alpha + T) / (alpha + T + t)``, which stays well
-    conditioned for heavy buyers. Undefined at exactly ``a == 1``.
-
-    Args:
-        params: fitted parameters.
-        t: forecast horizon (scalar or ``[N]``), same unit as ``T``.
-        x, t_x, T: ``[N]`` customer summaries.
-
-    Returns:
-        ``[N]`` expected purchase counts.
-    """
-    r, alpha, a, b = params
-    t, x, t_x, T = np.broadcast_arrays(*_as_float_arrays(t, x, t_x, T))
-    c = a + b + x - 1.0
-    one_minus_z = (alpha + T) / (alpha + T + t)
-    z = t / (alpha + T + t)
-    tail = one_minus_z ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return c / (a - 1.0) * (1.0 - tail) * bgnbd_p_alive(params, x, t_x, T)
-
-
-def bgnbd_p_no_purchase(
-    params: BgNbdParams, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
-) -> np.ndarray:
-    """Probability of no purchase in ``(T, T + t]`` -- the BG/NBD churn probability.
-
-    ``(1 - P_alive) + P_alive * ((alpha + T) / (alpha + T + t))**(r + x)``: either the customer
-    has already dropped out, or is alive and makes no purchase in the window (the chance of
-    dropping out inside the window without buying first is already covered, since dropout only
-    happens right after a purchase in the BG/NBD).
-
-    Args:
-        params: fitted parameters.
-        t: horizon (scalar or ``[N]``).
-        x, t_x, T: ``[N]`` customer summaries.
-
-    Returns:
-        ``[N]`` probabilities.
-    """
-    r, alpha, _, _ = params
-    t, x, t_x, T = np.broadcast_arrays(*_as_float_arrays(t, x, t_x, T))
-    alive = bgnbd_p_alive(params, x, t_x, T)
-    quiet = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    return (1.0 - alive) + alive * quiet
-
-
 # --------------------------------------------------------------------------------------------
 # Gamma-Gamma
 # --------------------------------------------------------------------------------------------
@@ -406,30 +356,6 @@ def fit_gamma_gamma(
     return params
 
 
-def gamma_gamma_expected_value(
-    params: GammaGammaParams, x: ArrayLike, mean_value: ArrayLike
-) -> np.ndarray:
-    """Posterior mean transaction value ``E[Z | x, zbar] = p (v + x zbar) / (p x + q - 1)``.
-
-    For ``x == 0`` (``mean_value`` ignored, may be ``nan``) this is the population mean
-    ``p v / (q - 1)``. Requires ``q > 1``.
-
-    Args:
-        params: fitted parameters.
-        x: ``[N]`` repeat purchases.
-        mean_value: ``[N]`` mean repeat-purchase value.
-
-    Returns:
-        ``[N]`` expected value per future transaction.
-    """
-    p, q, v = params
-    if q <= 1.0:
-        raise ValueError(f"Gamma-Gamma mean is infinite for q <= 1 (q={q})")
-    x, z = np.broadcast_arrays(*_as_float_arrays(x, mean_value))
-    xz = np.where(x > 0, x * np.nan_to_num(z), 0.0)
-    return p * (v + xz) / (p * x + q - 1.0)
-
-
 def bgnbd_gg_clv(
     bgnbd: BgNbdParams,
     gamma_gamma: GammaGammaParams,
@@ -480,6 +406,7 @@ class GbmBaseline:
     regressor: object | None
     classifier: object | None
     constant_churn: float = 0.0
+    selection: dict | None = None
 
     def predict(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Predict for a ``[N, F]`` feature matrix.
@@ -502,22 +429,108 @@ class GbmBaseline:
         return clv, churn
 
 
+# Candidate settings of the GBM, chosen by internal validation (learning rate, leaves, L2,
+# minimum leaf size); every fit also early-stops on its own 10% validation share.
+GBM_KEYS = ("learning_rate", "max_leaf_nodes", "l2_regularization", "min_samples_leaf")
+GBM_GRID = tuple(
+    dict(zip(GBM_KEYS, values, strict=True))
+    for values in (
+        (0.05, 15, 1.0, 50),
+        (0.05, 31, 1.0, 20),
+        (0.1, 15, 0.0, 20),
+        (0.03, 31, 3.0, 100),
+        (0.05, 7, 1.0, 100),
+    )
+)
+GBM_VALIDATION_FRACTION = 0.2  # share of rows (of customers, with groups) for the selection
+GBM_PATIENCE = 20  # boosting rounds without improvement before early stopping
+
+
+def _gbm_models(params: dict, seed: int, max_iter: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    common = {
+        **params,
+        "max_iter": max_iter,
+        "early_stopping": True,
+        "validation_fraction": 0.1,
+        "n_iter_no_change": GBM_PATIENCE,
+        "random_state": seed,
+    }
+    return (
+        HistGradientBoostingRegressor(loss="poisson", **common),
+        HistGradientBoostingClassifier(**common),
+    )
+
+
+def _selection_mask(n: int, groups: np.ndarray | None, seed: int) -> np.ndarray:
+    """True for the internal validation rows (whole groups when given)."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        return rng.random(n) < GBM_VALIDATION_FRACTION
+    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    return (rng.random(unique.size) < GBM_VALIDATION_FRACTION)[inverse]
+
+
+def select_gbm_params(
+    features: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    max_iter: int,
+    groups: np.ndarray | None = None,
+    grid: tuple[dict, ...] = GBM_GRID,
+) -> tuple[dict, dict, list[dict]]:
+    """Best GBM_GRID entry for revenue (Poisson deviance) and for churn (log loss) on an
+    internal validation split of the training rows; returns (revenue, churn, all scores)."""
+    from sklearn.metrics import log_loss, mean_poisson_deviance
+
+    held = _selection_mask(y.size, groups, seed)
+    fit_rows = ~held
+    scores = []
+    for params in grid:
+        regressor, classifier = _gbm_models(params, seed, max_iter)
+        regressor.fit(features[fit_rows], y[fit_rows])
+        classifier.fit(features[fit_rows], labels[fit_rows])
+        revenue = np.maximum(regressor.predict(features[held]), 1e-9)
+        churn = classifier.predict_proba(features[held])[:, 1]
+        scores.append(
+            {
+                **params,
+                "poisson_deviance": float(mean_poisson_deviance(y[held], revenue)),
+                "log_loss": float(log_loss(labels[held], churn, labels=[0, 1])),
+                "revenue_iterations": int(regressor.n_iter_),
+                "churn_iterations": int(classifier.n_iter_),
+            }
+        )
+    best_revenue = min(scores, key=lambda s: s["poisson_deviance"])
+    best_churn = min(scores, key=lambda s: s["log_loss"])
+    keys = GBM_KEYS
+    return (
+        {k: best_revenue[k] for k in keys},
+        {k: best_churn[k] for k in keys},
+        scores,
+    )
+
+
 def fit_gbm(
     X: ArrayLike,
     revenue: ArrayLike,
     churned: ArrayLike,
     seed: int = 0,
-    max_iter: int = 300,
-    learning_rate: float = 0.05,
+    max_iter: int = 500,
+    groups: ArrayLike | None = None,
+    grid: tuple[dict, ...] = GBM_GRID,
 ) -> GbmBaseline:
-    """Fit the gradient-boosted baseline.
+    """Fit the gradient-boosted baseline: scikit-learn HistGradientBoosting, tuned honestly.
 
     Revenue uses ``loss="poisson"`` on raw revenue: the Poisson deviance is a proper scoring
     rule for the *mean* of any non-negative target (zero-heavy, continuous revenue included)
-    and its log link keeps predictions positive, so predictions are calibrated in total (unlike
-    fitting ``log1p(revenue)``, whose back-transform estimates a geometric-type mean and
-    under-forecasts). Churn uses log-loss. Both use scikit-learn's default early stopping
-    (on for more than 10,000 rows) with the split drawn from ``seed``.
+    and its log link keeps predictions positive. Churn uses log-loss. The learning rate, leaf
+    count, L2 penalty and minimum leaf size are chosen from ``grid`` on an internal validation
+    share of the rows (whole customers when ``groups`` is given), separately for revenue
+    (Poisson deviance) and churn (log loss); every fit early-stops on its own 10% share, and
+    the chosen settings are refitted on all rows.
 
     Args:
         X: ``[N, F]`` numeric features (``nan`` allowed; handled natively).
@@ -525,13 +538,12 @@ def fit_gbm(
         churned: ``[N]`` churn labels in ``{0, 1}``.
         seed: random seed.
         max_iter: maximum boosting iterations per model.
-        learning_rate: shrinkage.
+        groups: optional ``[N]`` customer ids, so one customer's rows stay on one side.
+        grid: candidate settings (one entry skips the selection).
 
     Returns:
-        :class:`GbmBaseline`.
+        :class:`GbmBaseline` (``selection`` holds the scores of every candidate).
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
     features = np.asarray(X, dtype=np.float64)
     y = np.asarray(revenue, dtype=np.float64).ravel()
     labels = np.asarray(churned).astype(np.int64).ravel()
@@ -539,19 +551,33 @@ def fit_gbm(
         raise ValueError("X must be [N, F] with revenue and churned of length N")
     if np.any(y < 0):
         raise ValueError("revenue must be non-negative")
+    groups_arr = None if groups is None else np.asarray(groups)
 
+    constant_churn = float(labels.mean()) if labels.size else 0.0
+    two_classes = np.unique(labels).size == 2
+    revenue_params = churn_params = dict(grid[0])
+    scores: list[dict] = []
+    if len(grid) > 1 and y.sum() > 0 and two_classes:
+        revenue_params, churn_params, scores = select_gbm_params(
+            features, y, labels, seed, max_iter, groups_arr, grid
+        )
     regressor = None
     if y.sum() > 0:
-        regressor = HistGradientBoostingRegressor(
-            loss="poisson", max_iter=max_iter, learning_rate=learning_rate, random_state=seed
-        ).fit(features, y)
+        regressor = _gbm_models(revenue_params, seed, max_iter)[0].fit(features, y)
     classifier = None
-    constant_churn = float(labels.mean()) if labels.size else 0.0
-    if np.unique(labels).size == 2:
-        classifier = HistGradientBoostingClassifier(
-            max_iter=max_iter, learning_rate=learning_rate, random_state=seed
-        ).fit(features, labels)
+    if two_classes:
+        classifier = _gbm_models(churn_params, seed, max_iter)[1].fit(features, labels)
     logger.info(
-        "GBM baseline fitted on %d rows x %d features (seed %d)", y.size, features.shape[1], seed
+        "GBM baseline fitted on %d rows x %d features (seed %d): revenue %s, churn %s",
+        y.size,
+        features.shape[1],
+        seed,
+        revenue_params,
+        churn_params,
     )
-    return GbmBaseline(regressor=regressor, classifier=classifier, constant_churn=constant_churn)
+    return GbmBaseline(
+        regressor=regressor,
+        classifier=classifier,
+        constant_churn=constant_churn,
+        selection={"revenue": revenue_params, "churn": churn_params, "candidates": scores},
+    )

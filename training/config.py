@@ -6,8 +6,10 @@ import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-MODES = ("head", "lora", "full")
-PROTOCOLS = ("customers", "out-of-time")
+MODES = ("auto", "head", "lora", "full")
+PROTOCOLS = ("rolling", "customers", "out-of-time")
+GRIDS = ("auto", "small", "none")
+VARIANTS = ("fused", "numeric", "text")
 
 
 def _opt(default, help_text: str, **extra):
@@ -28,8 +30,10 @@ def _from_settings(attribute: str, help_text: str):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. CPU defaults finish on CDNOW in a few minutes (mode=head: the encoder is
-    frozen and each unique text is encoded once); use --mode full or lora on a GPU."""
+    """How to train. Mode auto = full fine-tuning on CUDA, head (frozen encoder, each unique text
+    encoded once) on CPU, so the CPU defaults finish on CDNOW in minutes. Every protocol picks
+    the settings (a small grid) and the epoch count on validation rows, then refits the shipped
+    model with them on all labelled rows of the protocol."""
 
     database: Path = _from_settings(
         "duckdb_path", "DuckDB file holding training_examples (default: env CLV_DUCKDB_PATH)"
@@ -37,10 +41,13 @@ class TrainConfig:
     base_model: str | None = _opt(
         None, "local Hugging Face checkpoint directory (default: the bundled all-MiniLM-L6-v2)"
     )
-    mode: str = _opt("head", "fine-tuning mode", choices=MODES)
+    mode: str = _opt("auto", "fine-tuning mode (auto: full on CUDA, head on CPU)", choices=MODES)
     validation: str = _opt(
-        "customers",
-        "customers: seeded customer split at one cutoff; out-of-time: latest cutoff held out",
+        "rolling",
+        "rolling: every training cutoff; select on the latest cutoff (out of time, when an "
+        "earlier cutoff's labels end by it; else on held-out customers) and refit on all rows. "
+        "customers: seeded customer split at one cutoff, the held-out half only for the report "
+        "(benchmarks). out-of-time: the latest cutoff only for the report",
         choices=PROTOCOLS,
     )
     cutoff: str | None = _opt(
@@ -48,12 +55,30 @@ class TrainConfig:
     )
     test_fraction: float = _opt(0.5, "share of customers held out for the report (customers)")
     early_stopping_fraction: float = _opt(
-        0.1, "share of the training customers used for early stopping"
+        0.2, "share of the training customers used for selection + early stopping"
     )
     max_examples: int | None = _opt(None, "sample at most this many training rows (seeded)")
     max_length: int = _opt(64, "max tokens per behaviour text")
-    hidden: int = _opt(128, "width of the fusion head")
-    dropout: float = _opt(0.1, "dropout in the head")
+    hidden: int = _opt(128, "width of the numeric tower and the fusion head")
+    numeric_blocks: int = _opt(2, "residual MLP blocks in the numeric tower")
+    dropout: float = _opt(0.1, "dropout in the tower and head")
+    bins: int = _opt(8, "quantile bins of the piecewise-linear feature encoding (0: none)")
+    bgnbd_features: bool = _opt(True, "add BG/NBD-derived inputs (P(alive), E[purchases], ...)")
+    grid: str = _opt(
+        "auto",
+        "candidate settings: small grid, none (the given ones), auto (small in head "
+        "mode, none when the encoder trains)",
+        choices=GRIDS,
+    )
+    variants: str = _opt(
+        "fused,numeric,text",
+        "comma list of variants to train and report: fused (shipped), numeric, text (ablations)",
+    )
+    refit: bool = _opt(True, "refit on all labelled rows with the selected settings and epochs")
+    bootstrap_samples: int = _opt(1000, "paired bootstrap samples for the difference intervals")
+    export_predictions: Path | None = _opt(
+        None, "also write the held-out predictions CSV (every variant + baselines) here"
+    )
     epochs: int = _opt(40, "maximum epochs")
     patience: int = _opt(8, "early stopping: epochs without improvement")
     batch_size: int | None = _opt(None, "batch size (default: 256 head, 32 CPU / 128 GPU else)")
@@ -83,11 +108,26 @@ class TrainConfig:
             raise ValueError("test_fraction and early_stopping_fraction must be in (0, 1)")
         if self.max_length < 8 or self.epochs < 1 or self.patience < 1:
             raise ValueError("max_length >= 8, epochs >= 1 and patience >= 1 are required")
+        if self.grid not in GRIDS:
+            raise ValueError(f"grid must be one of {GRIDS}")
+        unknown = set(self.variant_list) - set(VARIANTS)
+        if unknown or "fused" not in self.variant_list:
+            raise ValueError(f"variants must include fused and be among {VARIANTS}")
+
+    @property
+    def variant_list(self) -> list[str]:
+        return [v.strip() for v in self.variants.split(",") if v.strip()]
+
+    def resolved_mode(self, on_gpu: bool) -> str:
+        """auto: full fine-tuning on CUDA, frozen encoder (head) on CPU."""
+        if self.mode == "auto":
+            return "full" if on_gpu else "head"
+        return self.mode
 
     def resolved_batch_size(self, on_gpu: bool) -> int:
         if self.batch_size:
             return self.batch_size
-        if self.mode == "head":
+        if self.resolved_mode(on_gpu) == "head":
             return 256
         return 128 if on_gpu else 32
 
@@ -118,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                 help=f.metadata["help"],
             )
             continue
-        if isinstance(default, Path) or f.name == "report_dir":
+        if isinstance(default, Path) or f.name in ("report_dir", "export_predictions"):
             kind = Path
         elif isinstance(default, float):
             kind = float

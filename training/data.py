@@ -47,9 +47,49 @@ class Examples:
         return self.table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def numeric_feature_names(schema: pa.Schema) -> list[str]:
-    """The DOUBLE columns of the feature tables that are not labels, in table order."""
-    return [f.name for f in schema if pa.types.is_floating(f.type) and f.name not in LABEL_COLUMNS]
+BUILD_FEATURES = "dbt build --profiles-dir . --exclude tag:scoring  (or: make build)"
+
+
+class NoTrainingDataError(ValueError):
+    """The warehouse holds no usable training examples (with the cause and the fix)."""
+
+
+def declared_feature_names(database: Path) -> list[str]:
+    """The numeric model features declared in the dbt model `model_features`, in order."""
+    try:
+        table = read_table(
+            database, "select feature_name from model_features order by feature_position"
+        )
+    except duckdb.CatalogException as error:
+        raise NoTrainingDataError(
+            f"{database} has no model_features table (the declared feature list): build the "
+            f"features first with {BUILD_FEATURES}"
+        ) from error
+    names = table.column("feature_name").to_pylist()
+    if not names:
+        raise NoTrainingDataError(f"model_features in {database} is empty: rebuild the features")
+    return names
+
+
+def check_declared_features(declared: list[str], schema: pa.Schema) -> None:
+    """Every declared feature must be a numeric column of training_examples."""
+    missing = [n for n in declared if n not in schema.names]
+    wrong = [
+        n
+        for n in declared
+        if n in schema.names
+        and not (
+            pa.types.is_floating(schema.field(n).type) or pa.types.is_null(schema.field(n).type)
+        )
+    ]
+    if missing or wrong:
+        raise ValueError(
+            "training_examples does not match the declared feature list (model_features): "
+            + (f"missing {', '.join(missing)}" if missing else "")
+            + ("; " if missing and wrong else "")
+            + (f"not DOUBLE: {', '.join(wrong)}" if wrong else "")
+            + f". Rebuild both with {BUILD_FEATURES}"
+        )
 
 
 def read_table(database: Path, sql: str) -> pa.Table:
@@ -67,21 +107,42 @@ def load_examples(database: Path, cutoffs: list[str] | None = None) -> Examples:
     if cutoffs:
         listed = ", ".join(f"date '{c}'" for c in cutoffs)
         where = f"where cutoff_date in ({listed})"
-    table = read_table(
-        database, f"select * from training_examples {where} order by cutoff_date, customer_id"
-    )
+    names = declared_feature_names(database)
+    try:
+        table = read_table(
+            database, f"select * from training_examples {where} order by cutoff_date, customer_id"
+        )
+    except duckdb.CatalogException as error:
+        raise NoTrainingDataError(
+            f"{database} has no training_examples table: build the features first with "
+            f"{BUILD_FEATURES}"
+        ) from error
     if table.num_rows == 0:
-        raise ValueError(f"no training examples in {database} {where}".strip())
-    names = numeric_feature_names(table.schema)
+        raise NoTrainingDataError(
+            f"no training examples in {database} {where}: training_examples is empty. Build the "
+            f"features first with {BUILD_FEATURES}; if the warehouse has orders, the training "
+            "cutoffs have no complete labels or no customer has an order before them (check "
+            "the vars training_cutoffs, horizon_days and churn_horizon_days against the data's "
+            "date range in the cutoffs model)"
+        )
+    check_declared_features(names, table.schema)
     numeric = np.column_stack(
         [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
     )
+    revenue = table.column("future_revenue").to_numpy(zero_copy_only=False).astype(np.float64)
+    if not (revenue > 0).any():
+        raise NoTrainingDataError(
+            f"every future_revenue label in training_examples of {database} is 0 "
+            f"({table.num_rows} rows): the cutoffs have no complete labels (the label window "
+            "lies after the data's last order) or no customer bought again. Move the training "
+            "cutoffs earlier (var training_cutoffs) or shorten horizon_days"
+        )
     return Examples(
         customer_id=np.asarray(table.column("customer_id").to_pylist(), dtype=object),
         cutoff_date=np.asarray(table.column("cutoff_date").to_pylist(), dtype="datetime64[D]"),
         texts=table.column(TEXT_COLUMN).to_pylist(),
         numeric=numeric,
-        revenue=table.column("future_revenue").to_numpy().astype(np.float64),
+        revenue=revenue,
         churned=table.column("churned").to_numpy(zero_copy_only=False).astype(np.float64),
         feature_names=names,
         table=table,

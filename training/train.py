@@ -7,8 +7,9 @@ import functools
 import logging
 import math
 import random
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +18,32 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
 from python_udfs.artifact import ArtifactConfig, save_artifact, set_current
-from python_udfs.features import FeatureScaler
+from python_udfs.features import BGNBD_INPUTS, BgNbdInputs, FeatureScaler
 from python_udfs.model import ClvModel, pooling_for
 from python_udfs.scoring import encode_texts, predict_from_embeddings
+from training import baselines
 from training.config import TrainConfig
-from training.data import Examples, fingerprint, load_examples, read_table, split_examples
-from training.evaluate import MODEL, baseline_predictions, evaluate, verdict, write_report
+from training.data import (
+    Examples,
+    NoTrainingDataError,
+    customer_fraction,
+    fingerprint,
+    load_examples,
+    read_table,
+    split_examples,
+)
+from training.evaluate import (
+    MODEL,
+    ablation_intervals,
+    baseline_predictions,
+    evaluate,
+    verdict,
+    write_report,
+)
 from training.losses import multitask_loss_parts
 
 logger = logging.getLogger(__name__)
+HEAD_THREADS = 1  # torch threads for the small MLP steps on precomputed embeddings
 
 
 def default_base_model() -> str:
@@ -73,6 +91,11 @@ def horizons(database: Path) -> tuple[int, int, str]:
         "(select max(text_template_version) from training_examples) as v from cutoffs",
     )
     row = table.to_pylist()[0]
+    if row["h"] is None or row["ch"] is None:
+        raise NoTrainingDataError(
+            f"the cutoffs table of {database} has no training cutoff with a label window: "
+            "build the features first (dbt build --exclude tag:scoring) with training_cutoffs set"
+        )
     return int(row["h"]), int(row["ch"]), str(row["v"])
 
 
@@ -96,6 +119,7 @@ class Trainer:
         examples: Examples,
         numeric: np.ndarray,
         device: torch.device,
+        embeddings: torch.Tensor | None = None,
     ) -> None:
         self.cfg, self.model, self.tokenizer, self.examples = cfg, model, tokenizer, examples
         self.numeric = torch.as_tensor(numeric)
@@ -104,7 +128,9 @@ class Trainer:
         self.device = device
         self.on_gpu = device.type == "cuda"
         self.batch_size = cfg.resolved_batch_size(self.on_gpu)
-        self.embeddings: torch.Tensor | None = None
+        if not model.uses_text:  # numeric-only: the head ignores the (dummy) embedding
+            embeddings = torch.zeros(len(examples), 1)
+        self.embeddings: torch.Tensor | None = embeddings
         self.encode_texts_per_s: float | None = None
 
     @functools.cached_property
@@ -115,7 +141,7 @@ class Trainer:
         )["input_ids"]
         return np.array([len(ids) for ids in tokens])
 
-    def precompute_embeddings(self) -> None:
+    def precompute_embeddings(self) -> torch.Tensor:
         """Encode each unique text once (head mode)."""
         started = time.perf_counter()
         self.embeddings = encode_texts(
@@ -137,6 +163,7 @@ class Trainer:
             seconds,
             self.encode_texts_per_s,
         )
+        return self.embeddings
 
     def batches(self, index: np.ndarray, shuffle: bool, rng: np.random.Generator):
         """Batches of row indices; text modes group similar lengths to cut padding."""
@@ -192,11 +219,40 @@ class Trainer:
             total += self.loss(batch).total.item() * len(batch.index)
         return total / len(index)
 
-    def fit(self, train: np.ndarray, early: np.ndarray, optimizer, scheduler) -> dict:
+    def fit(
+        self,
+        train: np.ndarray,
+        early: np.ndarray | None,
+        optimizer,
+        scheduler,
+        epochs: int | None = None,
+    ) -> dict:
+        """Train; with `early` rows keep the best epoch (early stopping), without them train
+        exactly `epochs` epochs (the refit). On precomputed embeddings the steps are a small MLP,
+        which runs single-threaded: 21 ms vs 1,008 ms per step with 2 threads on the busy 2-core
+        machine (benchmarks/RESULTS.md)."""
+        if self.embeddings is None or self.on_gpu:
+            return self._fit(train, early, optimizer, scheduler, epochs)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(HEAD_THREADS)
+        try:
+            return self._fit(train, early, optimizer, scheduler, epochs)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(
+        self,
+        train: np.ndarray,
+        early: np.ndarray | None,
+        optimizer,
+        scheduler,
+        epochs: int | None,
+    ) -> dict:
         rng = np.random.default_rng(self.cfg.seed)
         best_loss, best_state, best_epoch, stale, step = math.inf, None, 0, 0, 0
         step_seconds = []
-        for epoch in range(1, self.cfg.epochs + 1):
+        epochs = epochs or self.cfg.epochs
+        for epoch in range(1, epochs + 1):
             self.model.train()
             if self.embeddings is not None:
                 self.model.encoder.eval()
@@ -225,6 +281,18 @@ class Trainer:
                 bar.set_postfix(loss=f"{running / seen:.4f}")
                 if self.cfg.max_steps and step >= self.cfg.max_steps:
                     break
+            if early is None:
+                logger.info(
+                    "refit epoch %d/%d: train loss %.4f | %.1f s",
+                    epoch,
+                    epochs,
+                    running / max(seen, 1),
+                    time.perf_counter() - started,
+                )
+                best_epoch = epoch
+                if self.cfg.max_steps and step >= self.cfg.max_steps:
+                    break
+                continue
             early_loss = self.mean_loss(early)
             improved = early_loss < best_loss - 1e-4
             logger.info(
@@ -248,9 +316,12 @@ class Trainer:
             self.model.load_state_dict(best_state)
         return {
             "best_epoch": best_epoch,
-            "early_stopping_loss": best_loss,
+            "early_stopping_loss": best_loss if early is not None else None,
             "steps": step,
             "seconds_per_step": float(np.median(step_seconds)) if step_seconds else None,
+            "examples_per_s": (
+                round(self.batch_size / float(np.median(step_seconds)), 1) if step_seconds else None
+            ),
         }
 
     def calibrate(self, index: np.ndarray) -> float:
@@ -280,16 +351,16 @@ class Trainer:
         )
 
 
-def build_optimizer(cfg: TrainConfig, model: ClvModel, total_steps: int):
+def build_optimizer(
+    cfg: TrainConfig, model: ClvModel, total_steps: int, lr: float, mode: str
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW with linear warm-up and linear decay; the encoder gets its own learning rate."""
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     encoder_ids = {id(p) for p in encoder_params}
     head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
-    groups = [{"params": head_params, "lr": cfg.lr}]
+    groups = [{"params": head_params, "lr": lr}]
     if encoder_params:
-        groups.append(
-            {"params": encoder_params, "lr": cfg.lr if cfg.mode == "lora" else cfg.encoder_lr}
-        )
+        groups.append({"params": encoder_params, "lr": lr if mode == "lora" else cfg.encoder_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     warmup = max(1, int(cfg.warmup_fraction * total_steps))
 
@@ -301,10 +372,11 @@ def build_optimizer(cfg: TrainConfig, model: ClvModel, total_steps: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def prepare_encoder(cfg: TrainConfig, model: ClvModel) -> None:
-    if cfg.mode == "head":
+def prepare_encoder(cfg: TrainConfig, model: ClvModel, mode: str) -> None:
+    """Freeze the encoder (head mode, numeric-only models) or wrap it in LoRA adapters."""
+    if mode == "head" or not model.uses_text:
         model.encoder.requires_grad_(False)
-    elif cfg.mode == "lora":
+    elif mode == "lora":
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
@@ -316,130 +388,442 @@ def prepare_encoder(cfg: TrainConfig, model: ClvModel) -> None:
         model.encoder = get_peft_model(model.encoder, lora)
 
 
-def finalize_encoder(cfg: TrainConfig, model: ClvModel) -> None:
+def finalize_encoder(model: ClvModel, mode: str) -> None:
     """Merge LoRA adapters so the artifact is a plain model."""
-    if cfg.mode == "lora":
+    if mode == "lora" and model.uses_text:
         model.encoder = model.encoder.merge_and_unload()
 
 
+# --------------------------------------------------------------------------------------------
+# Protocol: which rows select, which rows refit, which rows report
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Row indices of one protocol. Candidates train on `select_train` and are compared (and
+    early-stopped) on `select_val`; the chosen one is refitted on `refit`; metrics are reported
+    on `report` (held-out test rows, or `select_val` when the protocol keeps no test rows)."""
+
+    select_train: np.ndarray
+    select_val: np.ndarray
+    refit: np.ndarray
+    report: np.ndarray
+    report_is_test: bool
+    selection: str  # how select_val was drawn, in words
+
+
+def make_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
+    """customers / out-of-time: the existing held-out split, selection inside the rest.
+    rolling: select out of time on the latest cutoff when an earlier cutoff's labels end by
+    it, else on held-out customers; refit on every row."""
+    if cfg.validation in ("customers", "out-of-time"):
+        split = split_examples(
+            examples,
+            cfg.validation,
+            cfg.seed,
+            cfg.test_fraction,
+            cfg.early_stopping_fraction,
+            label_days=label_days,
+        )
+        return Plan(
+            split.train,
+            split.early_stopping,
+            np.sort(np.concatenate([split.train, split.early_stopping])),
+            split.test,
+            True,
+            f"{cfg.early_stopping_fraction:.0%} of the training customers",
+        )
+    latest = examples.cutoff_date.max()
+    everything = np.arange(len(examples))
+    earlier = examples.cutoff_date + np.timedelta64(label_days, "D") <= latest
+    if earlier.any():
+        val = np.flatnonzero(examples.cutoff_date == latest)
+        return Plan(
+            np.flatnonzero(earlier),
+            val,
+            everything,
+            val,
+            False,
+            f"out of time: the latest cutoff {latest} (trained on cutoffs whose labels end by it)",
+        )
+    logger.warning(
+        "no training cutoff lies %d days (the longer horizon) before the latest one, so "
+        "selection uses held-out customers across all cutoffs instead of out-of-time rows; "
+        "add earlier cutoffs (training_cutoffs count) for out-of-time selection",
+        label_days,
+    )
+    held = customer_fraction(examples.customer_id, cfg.seed + 1) < cfg.early_stopping_fraction
+    return Plan(
+        np.flatnonzero(~held),
+        np.flatnonzero(held),
+        everything,
+        np.flatnonzero(held),
+        False,
+        f"{cfg.early_stopping_fraction:.0%} of the customers, all cutoffs (no cutoff is "
+        f"{label_days} days before the latest)",
+    )
+
+
+def sample_rows(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    if limit and len(rows) > limit:
+        return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Candidates, selection and refit
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of the selection grid."""
+
+    name: str
+    hidden: int
+    numeric_blocks: int
+    dropout: float
+    lr: float
+
+
+def candidates(cfg: TrainConfig, mode: str) -> list[Candidate]:
+    """The configured setting, plus (grid small, or auto in head mode) a wider/deeper and a
+    more regularised, slower one."""
+    base = Candidate("configured", cfg.hidden, cfg.numeric_blocks, cfg.dropout, cfg.lr)
+    grid = cfg.grid if cfg.grid != "auto" else ("small" if mode == "head" else "none")
+    if grid == "none":
+        return [base]
+    return [
+        base,
+        Candidate("wide", 2 * cfg.hidden, cfg.numeric_blocks + 1, cfg.dropout, cfg.lr),
+        Candidate("regularised", cfg.hidden, cfg.numeric_blocks, 2 * cfg.dropout, cfg.lr / 3),
+    ]
+
+
+@dataclass
+class Fitted:
+    """A trained model with what is needed to score and describe it."""
+
+    model: ClvModel
+    trainer: Trainer
+    scaler: FeatureScaler
+    candidate: Candidate
+    fit: dict
+    clv_scale: float
+
+
+class VariantTrainer:
+    """Builds, trains and scores one input variant (fused / numeric / text) of the model."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        examples: Examples,
+        base_model: str,
+        device: torch.device,
+        mode: str,
+        horizon_days: int,
+        churn_horizon_days: int,
+    ) -> None:
+        self.cfg, self.examples, self.base_model, self.device = cfg, examples, base_model, device
+        self.mode, self.horizon_days, self.churn_horizon_days = (
+            mode,
+            horizon_days,
+            churn_horizon_days,
+        )
+        self.embeddings: torch.Tensor | None = None
+        self.encode_texts_per_s: float | None = None
+        self.tokenizer = None
+        self._frozen = None  # (encoder, tokenizer) shared by models that never train it
+
+    def encoder_for(self, variant: str):
+        """A fresh base encoder when it will be trained; one shared frozen copy otherwise."""
+        if self.mode != "head" and variant != "numeric":
+            return load_encoder(self.base_model, self.device)
+        if self._frozen is None:
+            self._frozen = load_encoder(self.base_model, self.device)
+        return self._frozen
+
+    def fit_scaler(self, rows: np.ndarray) -> FeatureScaler:
+        """Numeric encoding (and BG/NBD inputs) fitted on `rows` only."""
+        bgnbd = None
+        if self.cfg.bgnbd_features:
+            bgnbd = fit_bgnbd_inputs(
+                self.examples.subset(rows), self.horizon_days, self.churn_horizon_days
+            )
+        return FeatureScaler.fit(
+            self.examples.feature_names, self.examples.numeric[rows], bgnbd, self.cfg.bins
+        )
+
+    def text_embeddings(self, model: ClvModel, tokenizer) -> torch.Tensor | None:
+        """Frozen-encoder embeddings of every row, computed once (head mode)."""
+        if self.mode != "head" or not model.uses_text:
+            return None
+        if self.embeddings is None:
+            probe = Trainer(
+                self.cfg, model, tokenizer, self.examples, np.zeros((1, 1)), self.device
+            )
+            self.embeddings = probe.precompute_embeddings()
+            self.encode_texts_per_s = probe.encode_texts_per_s
+        return self.embeddings
+
+    def train(
+        self,
+        variant: str,
+        candidate: Candidate,
+        rows: np.ndarray,
+        early: np.ndarray | None,
+        epochs: int | None = None,
+    ) -> Fitted:
+        """One model: early-stopped on `early`, or exactly `epochs` epochs without it."""
+        seed_everything(self.cfg.seed)
+        scaler = self.fit_scaler(rows)
+        encoder, tokenizer = self.encoder_for(variant)
+        self.tokenizer = tokenizer
+        model = ClvModel(
+            encoder,
+            scaler.width,
+            candidate.hidden,
+            candidate.dropout,
+            pooling_for(encoder.config),
+            candidate.numeric_blocks,
+            inputs=variant,
+        ).to(self.device)
+        model.init_output_bias(
+            **label_stats(self.examples.revenue[rows], self.examples.churned[rows])
+        )
+        prepare_encoder(self.cfg, model, self.mode)
+        trainer = Trainer(
+            self.cfg,
+            model,
+            tokenizer,
+            self.examples,
+            scaler.transform(self.examples.numeric),
+            self.device,
+            self.text_embeddings(model, tokenizer),
+        )
+        n_epochs = epochs or self.cfg.epochs
+        total = min(
+            self.cfg.max_steps or 10**12, math.ceil(len(rows) / trainer.batch_size) * n_epochs
+        )
+        optimizer, scheduler = build_optimizer(self.cfg, model, total, candidate.lr, self.mode)
+        started = time.perf_counter()
+        fit = trainer.fit(rows, early, optimizer, scheduler, epochs=n_epochs)
+        fit["train_seconds"] = round(time.perf_counter() - started, 1)
+        fit["rows"] = len(rows)
+        clv_scale = trainer.calibrate(rows if early is None else np.concatenate([rows, early]))
+        return Fitted(model, trainer, scaler, candidate, fit, clv_scale)
+
+    def select(self, variant: str, plan: Plan) -> tuple[Fitted, list[dict]]:
+        """Train every candidate on select_train, early-stopped on select_val; the best one by
+        validation loss (with its validation metrics for the record)."""
+        results, best = [], None
+        for candidate in tqdm(
+            candidates(self.cfg, self.mode),
+            desc=f"selecting {variant}",
+            unit="candidate",
+            disable=not self.cfg.progress,
+        ):
+            fitted = self.train(variant, candidate, plan.select_train, plan.select_val)
+            val = self.examples.subset(plan.select_val)
+            preds = fitted.trainer.predict(plan.select_val, fitted.clv_scale)
+            metrics = evaluate(
+                val.revenue, val.churned, preds["predicted_clv"], preds["churn_probability"]
+            )
+            results.append(
+                {
+                    **asdict(candidate),
+                    "validation_loss": fitted.fit["early_stopping_loss"],
+                    "best_epoch": fitted.fit["best_epoch"],
+                    "train_seconds": fitted.fit["train_seconds"],
+                    "validation_normalized_gini": metrics["normalized_gini"],
+                    "validation_roc_auc": metrics["roc_auc"],
+                }
+            )
+            logger.info("%s / %s: %s", variant, candidate.name, results[-1])
+            if best is None or fitted.fit["early_stopping_loss"] < best.fit["early_stopping_loss"]:
+                best = fitted
+        return best, results
+
+
+def fit_bgnbd_inputs(
+    rows: Examples, horizon_days: int, churn_horizon_days: int
+) -> BgNbdInputs | None:
+    """BG/NBD + Gamma-Gamma fitted on the rows' RFM summaries (weeks), or None when the
+    features or the fit do not allow it (logged)."""
+    if not set(BGNBD_INPUTS) <= set(rows.feature_names):
+        logger.warning("BG/NBD inputs skipped: the features lack %s", BGNBD_INPUTS)
+        return None
+    x = rows.column("repeat_purchase_days")
+    big_t = rows.column("tenure_days") / 7.0
+    t_x = np.minimum(rows.column("purchase_span_days") / 7.0, big_t)
+    ok = np.isfinite(x) & np.isfinite(t_x) & np.isfinite(big_t)
+    try:
+        bgnbd = baselines.fit_bgnbd(x[ok], t_x[ok], big_t[ok], penalizer=1e-4)
+        value = rows.column("repeat_purchase_value_mean")
+        repeat = ok & (x > 0) & np.isfinite(value) & (value > 0)
+        gamma_gamma = baselines.fit_gamma_gamma(x[repeat], value[repeat], penalizer=1e-4)
+        if gamma_gamma.q <= 1.0:
+            gamma_gamma = None
+    except (ValueError, FloatingPointError) as error:
+        logger.warning("BG/NBD inputs skipped: the fit failed (%s)", error)
+        return None
+    return BgNbdInputs(
+        tuple(bgnbd),
+        tuple(gamma_gamma) if gamma_gamma else None,
+        horizon_days / 7.0,
+        churn_horizon_days / 7.0,
+    )
+
+
+VARIANT_NAMES = {"fused": MODEL, "numeric": "numeric_only", "text": "text_only"}
+
+
+def resolve_device(cfg: TrainConfig) -> torch.device:
+    return torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 def main(cfg: TrainConfig) -> Path:
-    """Train, evaluate against the baselines, write the artifact; returns its directory."""
+    """Select, refit, evaluate against the baselines and ablations, write the artifact."""
     seed_everything(cfg.seed)
-    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(cfg)
+    mode = cfg.resolved_mode(device.type == "cuda")
     base_model = cfg.base_model or default_base_model()
-    horizon_days, churn_horizon_days, template = horizons(cfg.database)
     cutoffs = None
     if cfg.validation == "customers":
         latest = read_table(cfg.database, "select max(cutoff_date) as c from training_examples")
         cutoffs = [cfg.cutoff or str(latest.column("c")[0].as_py())]
     examples = load_examples(cfg.database, cutoffs)
-    split = split_examples(
-        examples,
-        cfg.validation,
-        cfg.seed,
-        cfg.test_fraction,
-        cfg.early_stopping_fraction,
-        label_days=max(horizon_days, churn_horizon_days),
-    )
-
-    if cfg.max_examples and len(split.train) > cfg.max_examples:
-        rng = np.random.default_rng(cfg.seed)
-        split.train = np.sort(rng.choice(split.train, cfg.max_examples, replace=False))
+    horizon_days, churn_horizon_days, template = horizons(cfg.database)
+    plan = make_plan(cfg, examples, max(horizon_days, churn_horizon_days))
+    plan.select_train = sample_rows(plan.select_train, cfg.max_examples, cfg.seed)
+    plan.refit = sample_rows(plan.refit, cfg.max_examples, cfg.seed)
     logger.info(
-        "Running training: mode=%s, base=%s, device=%s, %d train / %d early-stopping / "
-        "%d test rows, %d numeric features, validation=%s",
-        cfg.mode,
+        "Running training: mode=%s, base=%s, device=%s, validation=%s: %d selection-train / "
+        "%d selection-validation / %d refit / %d report rows, %d declared numeric features",
+        mode,
         base_model,
         device,
-        len(split.train),
-        len(split.early_stopping),
-        len(split.test),
-        len(examples.feature_names),
         cfg.validation,
+        len(plan.select_train),
+        len(plan.select_val),
+        len(plan.refit),
+        len(plan.report),
+        len(examples.feature_names),
     )
+    runner = VariantTrainer(
+        cfg, examples, base_model, device, mode, horizon_days, churn_horizon_days
+    )
+    report_rows = examples.subset(plan.report)
+    predictions, selection, shipped = {}, {}, None
+    for variant in cfg.variant_list:
+        best, results = runner.select(variant, plan)
+        final = best
+        if cfg.refit:
+            final = runner.train(
+                variant, best.candidate, plan.refit, None, epochs=max(1, best.fit["best_epoch"])
+            )
+        selection[VARIANT_NAMES[variant]] = {
+            "selected": best.candidate.name,
+            "epochs": best.fit["best_epoch"],
+            "candidates": results,
+            "refit_rows": len(plan.refit) if cfg.refit else None,
+        }
+        # Held-out test rows are scored by the refitted model; without test rows the report
+        # shows the selected model on the validation rows it was chosen on.
+        scorer = final if plan.report_is_test else best
+        predictions[VARIANT_NAMES[variant]] = scorer.trainer.predict(plan.report, scorer.clv_scale)
+        if variant == "fused":
+            shipped = final
 
-    scaler = FeatureScaler.fit(examples.feature_names, examples.numeric[split.train])
-    encoder, tokenizer = load_encoder(base_model, device)
-    model = ClvModel(
-        encoder, len(examples.feature_names), cfg.hidden, cfg.dropout, pooling_for(encoder.config)
-    ).to(device)
-    stats = label_stats(examples.revenue[split.train], examples.churned[split.train])
-    model.init_output_bias(**stats)
-    prepare_encoder(cfg, model)
-    trainer = Trainer(cfg, model, tokenizer, examples, scaler.transform(examples.numeric), device)
-    if cfg.mode == "head":
-        trainer.precompute_embeddings()
-    steps_per_epoch = math.ceil(len(split.train) / trainer.batch_size)
-    total_steps = min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs)
-    optimizer, scheduler = build_optimizer(cfg, model, total_steps)
-    started = time.perf_counter()
-    fit = trainer.fit(split.train, split.early_stopping, optimizer, scheduler)
-    fit["train_seconds"] = round(time.perf_counter() - started, 1)
-    fit["encode_texts_per_s"] = trainer.encode_texts_per_s
-
-    clv_scale = trainer.calibrate(np.concatenate([split.train, split.early_stopping]))
-    logger.info("revenue calibration on training rows: x%.3f", clv_scale)
-    predictions = trainer.predict(split.test, clv_scale)
-    test = examples.subset(split.test)
     metrics = {
-        MODEL: evaluate(
-            test.revenue,
-            test.churned,
-            predictions["predicted_clv"],
-            predictions["churn_probability"],
+        name: evaluate(
+            report_rows.revenue,
+            report_rows.churned,
+            preds["predicted_clv"],
+            preds["churn_probability"],
         )
+        for name, preds in predictions.items()
     }
-    baseline_preds = {}
+    baseline_preds, baseline_info = {}, {}
     if cfg.baselines:
-        baseline_preds = baseline_predictions(
-            examples.subset(split.train), test, horizon_days, churn_horizon_days, cfg.seed
+        fit_rows = plan.refit if plan.report_is_test else plan.select_train
+        baseline_preds, baseline_info = baseline_predictions(
+            examples.subset(fit_rows), report_rows, horizon_days, churn_horizon_days, cfg.seed
         )
         for name, (clv, churn) in baseline_preds.items():
-            metrics[name] = evaluate(test.revenue, test.churned, clv, churn)
+            metrics[name] = evaluate(report_rows.revenue, report_rows.churned, clv, churn)
+    comparisons = ablation_intervals(
+        report_rows, predictions, baseline_preds, cfg.bootstrap_samples, cfg.seed
+    )
 
-    finalize_encoder(cfg, model)
-
+    model = shipped.model
+    finalize_encoder(model, mode)
     data_fingerprint = fingerprint(examples)
     version = f"clv-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{data_fingerprint[:8]}"
     context = {
         "model_version": version,
-        "mode": cfg.mode,
+        "mode": mode,
         "base_model": base_model,
         "validation": cfg.validation,
+        "selection_rows": plan.selection,
+        "report_rows": "held-out test rows"
+        if plan.report_is_test
+        else ("the selection-validation rows (no separate test rows in this protocol)"),
         "cutoffs": sorted({str(c) for c in examples.cutoff_date}),
-        "train_rows": len(split.train),
-        "early_stopping_rows": len(split.early_stopping),
-        "test_rows": len(split.test),
+        "selection_train_rows": len(plan.select_train),
+        "selection_validation_rows": len(plan.select_val),
+        "train_rows": len(plan.refit) if cfg.refit else len(plan.select_train),
+        "test_rows": len(plan.report),
         "horizon_days": horizon_days,
         "churn_horizon_days": churn_horizon_days,
         "device": str(device),
-        "clv_scale": round(clv_scale, 4),
-        **fit,
+        "clv_scale": round(shipped.clv_scale, 4),
+        "encode_texts_per_s": runner.encode_texts_per_s,
+        "selected": shipped.candidate.name,
+        **shipped.fit,
     }
     artifact = ArtifactConfig(
         model_version=version,
         base_model=base_model,
-        mode=cfg.mode,
+        mode=mode,
         pooling=model.pooling,
         max_length=cfg.max_length,
-        hidden=cfg.hidden,
-        dropout=cfg.dropout,
-        scaler=scaler.to_dict(),
+        hidden=shipped.candidate.hidden,
+        dropout=shipped.candidate.dropout,
+        scaler=shipped.scaler.to_dict(),
         text_template_version=template,
         horizon_days=horizon_days,
         churn_horizon_days=churn_horizon_days,
         data_fingerprint=data_fingerprint,
-        clv_scale=clv_scale,
+        clv_scale=shipped.clv_scale,
+        numeric_blocks=shipped.candidate.numeric_blocks,
+        inputs="fused",
+        selection={**selection, "gbm": baseline_info.get("gbm")},
         metrics=metrics,
         training={**cfg.to_dict(), **context},
     )
-    directory = save_artifact(cfg.output_dir / version, model.cpu(), tokenizer, artifact)
+    directory = save_artifact(cfg.output_dir / version, model.cpu(), runner.tokenizer, artifact)
     set_current(cfg.output_dir, version)
-    write_report(cfg.report_dir or directory, metrics, context, test, predictions, baseline_preds)
+    report_dir = cfg.report_dir or directory
+    write_report(
+        report_dir,
+        metrics,
+        context,
+        report_rows,
+        predictions,
+        baseline_preds,
+        comparisons,
+        {**selection, "gbm": baseline_info.get("gbm")},
+    )
+    if cfg.export_predictions:
+        cfg.export_predictions.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report_dir / "predictions.csv", cfg.export_predictions)
     logger.info(
         "artifact %s (current); report in %s\n%s",
         directory,
-        cfg.report_dir or directory,
-        verdict(metrics) if baseline_preds else "",
+        report_dir,
+        verdict(metrics, comparisons) if baseline_preds else "",
     )
     return directory
