@@ -170,6 +170,8 @@ def tiny_artifacts(small_warehouse, tiny_bert, tmp_path_factory) -> Path:
             base_model=str(tiny_bert),
             mode="head",
             epochs=2,
+            grid="none",
+            variants="fused",
             baselines=False,
             progress=False,
         )
