@@ -136,6 +136,7 @@
         'made', 'make', 'makes', 'get', 'got', 'give', 'gave', 'take', 'took', 'come', 'came',
         'go', 'went', 'gone', 'keep', 'kept', 'try', 'tried', 'think', 'thought', 'know', 'knew',
         'say', 'said', 'see', 'saw', 'seen', 'expected', 'described', 'advertised', 'listed',
+        'write', 'wrote', 'writes', 'told', 'asked', 'gave', 'called', 'says', 'thinks',
         'exactly', 'definitely', 'absolutely', 'totally', 'completely', 'pretty', 'quite',
         'rather', 'enough', 'almost', 'overall', 'instead', 'otherwise', 'however', 'though',
         'although', 'while', 'since', 'until', 'once', 'twice', 'two', 'three', 'four', 'five',
@@ -157,7 +158,7 @@
                     'eight', 'nine', 'ten', 'double', 'triple', 'hundred', 'thousand']) }}
 {%- endmacro %}
 
-{% macro scrub_text(text, max_words, whole_sentences=false) -%}
+{% macro scrub_text(text, max_words, whole_sentences=false, keywords=false) -%}
     {#- Free text -> at most max_words lower-case ASCII words, or null. In order:
         1. cut to scrub_max_chars() characters at a word boundary, strip accents;
         2. drop URLs, e-mail addresses and domains, also obfuscated ones ("jane (at) example
@@ -194,8 +195,9 @@
         ('[\\(\\[\\{<]\\s*(?:at|@)\\s*[\\)\\]\\}>]', ' @ '),
         ('\\s*[\\(\\[\\{<]\\s*(?:dot|\\.)\\s*[\\)\\]\\}>]\\s*|\\s+dot\\s+', '.'),
         ('\\s*\\.\\s*(' ~ tlds ~ ')\\b', '.\\1'),
-        ('\\s+at\\s+(\\S+\\.' ~ tlds ~ '\\b)', ' @\\1'),
+        ('\\s+at\\s+(\\S+\\.' ~ tlds ~ '\\b)', ' \\1'),
         ('\\s*@\\s*', '@'),
+        ('([.!?]+["\\)\\]]*)(?:\\s|$)', '\\1 ¦ '),
         (removals | join('|'), ' ')
     ] -%}
     {%- set ns = namespace(expr=
@@ -207,20 +209,16 @@
         {%- set ns.expr = "regexp_replace(" ~ ns.expr ~ ", '" ~ pattern ~ "', '"
             ~ replacement ~ "', 'gi')" -%}
     {%- endfor -%}
-    {#- Sentences (split after . ! ?), each a list of surviving words. -#}
+    {#- Sentences (marked with a broken bar after . ! ? before the PII removal, so a removed
+        phone number does not merge two sentences), each a list of surviving words. -#}
     list_transform(
         [list_transform(
-            string_split(
-                regexp_replace(
-                    trim(regexp_replace({{ ns.expr }}, '\s+', ' ', 'g')),
-                    '([.!?]+["'')\]]*)\s', '\1|', 'g'
-                ),
-                '|'
-            ),
+            string_split(regexp_replace({{ ns.expr }}, '\s+', ' ', 'g'), '¦'),
             lambda sentence: {{ scrub_sentence_words('sentence') }}
         )],
         lambda sentences: {{ scrub_assemble(
-            'list_filter(sentences, lambda words: len(words) > 0)', max_words, whole_sentences
+            'list_filter(sentences, lambda words: len(words) > 0)', max_words, whole_sentences,
+            keywords
         ) }}
     )[1]
 {%- endmacro %}
@@ -242,7 +240,7 @@
     )[1]
 {%- endmacro %}
 
-{% macro scrub_assemble(sentences, max_words, whole_sentences) -%}
+{% macro scrub_assemble(sentences, max_words, whole_sentences, keywords) -%}
     {#- Words of the sentences (a list of word lists) as one string within max_words. -#}
     list_transform(
         [{{ sentences }}],
@@ -252,17 +250,26 @@
                 when len(kept) > 0 and len(kept[1]) > {{ max_words }}
                     then {{ scrub_trim_tail('kept[1][1:' ~ max_words ~ ']') }}
                 else array_to_string(
-                    list_transform(
-                        list_filter(
-                            range(1, len(kept) + 1),
-                            lambda i: list_sum(list_transform(kept[1:i], lambda words: len(words)))
-                            <= {{ max_words }}
+                    list_filter(
+                        list_transform(
+                            list_filter(
+                                range(1, len(kept) + 1),
+                                lambda i: list_sum(
+                                    list_transform(kept[1:i], lambda words: len(words))
+                                ) <= {{ max_words }}
+                            ),
+                            lambda i: {{ scrub_trim_tail('kept[i]') }}
                         ),
-                        lambda i: {{ scrub_trim_tail('kept[i]') }}
+                        lambda sentence: sentence != ''
                     ),
                     ', '
                 )
             end
+            {%- elif keywords %}
+            array_to_string(list_filter(
+                flatten(kept),
+                lambda word: not regexp_full_match(word, '{{ scrub_function_words_regex() }}')
+            )[1:{{ max_words }}], ' ')
             {%- else %}
             {{ scrub_trim_tail('flatten(kept)[1:' ~ max_words ~ ']') }}
             {%- endif %},

@@ -432,7 +432,7 @@ search_queries as (
     {#- Each distinct query is scrubbed once. -#}
     select
         search_query,
-        {{ scrub_text('search_query', 3) }} as query_words
+        {{ scrub_text('search_query', 3, keywords=true) }} as query_words
     from distinct_search_queries
 ),
 
