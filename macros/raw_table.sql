@@ -11,32 +11,55 @@
     {{ return(matches.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
-{% macro raw_table(table_name, columns, required=false) -%}
-    {#- Select the contract columns of raw.<table_name>. A missing optional file becomes an
-        empty relation of text columns; a missing required file or column is a clear error. -#}
+{% macro raw_file_columns(table_name) -%}
+    {#- The lower-case column names of the raw file, read by DuckDB. A file DuckDB cannot read
+        (e.g. a CSV whose rows do not split into the same columns) is an error naming it. -#}
+    {%- set sql = "describe select * from " ~ source('raw', table_name) -%}
+    {%- set ns = namespace(described=none) -%}
+    {%- if execute -%}
+        {%- set ns.described = run_query(sql) -%}
+    {%- endif -%}
+    {{ return(ns.described.columns[0].values() | map('lower') | list if ns.described else []) }}
+{%- endmacro %}
+
+{% macro raw_table(table_name) -%}
+    {#- Select the contract columns (models/staging/_raw__sources.yml) of raw.<table_name>.
+        A missing optional file becomes an empty relation of text columns, a missing optional
+        column a null one; a missing required file or column is a clear error. -#}
+    {%- set columns = raw_contract_columns(table_name) -%}
     {%- set found = raw_file_exists(table_name) -%}
-    {%- if execute and not found and required -%}
+    {%- if execute and not found and raw_table_is_required(table_name) -%}
         {{ exceptions.raise_compiler_error(
             "Required raw table '" ~ table_name ~ "' not found at " ~ raw_file_path(table_name)
             ~ " (set the raw_path / raw_format vars; see README 'Data contract')") }}
     {%- endif -%}
+    {%- set present = raw_file_columns(table_name) if execute and found else [] -%}
     {%- if execute and found -%}
-        {%- set described = run_query("describe select * from " ~ source('raw', table_name)) -%}
-        {%- set present = described.columns[0].values() | map('lower') | list -%}
-        {%- set missing = columns | reject('in', present) | list -%}
+        {%- set missing = columns | selectattr('required') | map(attribute='name')
+            | reject('in', present) | list -%}
         {%- if missing -%}
             {{ exceptions.raise_compiler_error(
                 "Raw table '" ~ table_name ~ "' at " ~ raw_file_path(table_name)
                 ~ " lacks required column(s): " ~ missing | join(', ')
-                ~ "; it has: " ~ present | join(', ')) }}
+                ~ "; it has: " ~ present | join(', ')
+                ~ " (a CSV needs one header row, commas, double quotes and the same number of fields"
+                ~ " on every row)") }}
         {%- endif -%}
     {%- endif -%}
     {%- if found -%}
-        select {{ columns | join(', ') }} from {{ source('raw', table_name) }}
+        select
+        {%- for column in columns %}
+            {%- if not execute or column.name in present %}
+            {{ column.name }}{{ ',' if not loop.last }}
+            {%- else %}
+            cast(null as varchar) as {{ column.name }}{{ ',' if not loop.last }}
+            {%- endif %}
+        {%- endfor %}
+        from {{ source('raw', table_name) }}
     {%- else -%}
         select
         {%- for column in columns %}
-            cast(null as varchar) as {{ column }}{{ ',' if not loop.last }}
+            cast(null as varchar) as {{ column.name }}{{ ',' if not loop.last }}
         {%- endfor %}
         where false
     {%- endif -%}

@@ -29,3 +29,9 @@
         else 'active'
     end
 {%- endmacro %}
+
+{% macro cohort_trim(size) -%}
+    {#- Customers trimmed from each end of a cohort for its trimmed means: 5%, at least one once
+        the cohort has three customers, none below. -#}
+    (case when {{ size }} >= 3 then greatest(1, floor(0.05 * {{ size }})) else 0 end)
+{%- endmacro %}

@@ -150,3 +150,49 @@ def test_every_customer_is_scored_and_segmented(cdnow):
     assert cdnow.scalar("select count(distinct customer_id) from customer_segments") == 23_570
     assert cdnow.scalar("select sum(customers) from segment_summary") == 23_570
     assert cdnow.scalar("select sum(customers) from clv_calibration") == 23_570
+
+
+SUBSET_CUSTOMERS = 3_000  # customers 1..3,000: 9,481 orders, a CDNOW-like small shop
+OUTLIER_ORDERS = 20
+OUTLIER_TOTAL = "1e12"
+
+
+def _cdnow_subset(folder: Path, outliers: int) -> Path:
+    """CDNOW orders of the first customers, plus `outliers` orders of 1e12 by customers 1..n."""
+    folder.mkdir(parents=True)
+    with (CDNOW / "orders.csv").open() as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [row for row in reader if int(row[1]) <= SUBSET_CUSTOMERS]
+    rows += [
+        [f"outlier-{i}", str(i), "1997-03-15", OUTLIER_TOTAL, "completed"]
+        for i in range(1, outliers + 1)
+    ]
+    with (folder / "orders.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return folder
+
+
+def test_implausible_orders_are_quarantined_and_move_no_features(tmp_path):
+    """Twenty orders of 1e12 are quarantined as implausible_order_total, and every customer's
+    features and labels (cohort statistics included) are those of the shop without them."""
+    extra_vars = {"training_cutoffs": [CUTOFF.isoformat()]}
+    runs = {
+        n: run_dbt(
+            tmp_path / f"n{n}", _cdnow_subset(tmp_path / f"raw{n}", n), extra_vars=extra_vars
+        )
+        for n in (0, OUTLIER_ORDERS)
+    }
+    for run in runs.values():
+        assert run.returncode == 0, run.output[-3000:]
+    assert runs[OUTLIER_ORDERS].query(
+        "select rejection_reason, count(*) from stg_orders_rejected group by 1"
+    ) == [("implausible_order_total", OUTLIER_ORDERS)]
+    assert runs[0].scalar("select count(*) from stg_orders_rejected") == 0
+    for table in ("customer_features", "training_examples"):
+        sql = f"select * from {table} order by customer_id, cutoff_date"
+        clean, dirty = (runs[n].query(sql) for n in (0, OUTLIER_ORDERS))
+        assert len(clean) > 2_000
+        assert dirty == clean, table

@@ -1,4 +1,4 @@
-{#- Future labels for training cutoffs: orders in [cutoff, cutoff + horizon). -#}
+{#- Future labels for training cutoffs: orders and refunds in [cutoff, cutoff + horizon). -#}
 with
 
 cutoffs as (
@@ -25,6 +25,28 @@ orders as (
         net_revenue,
         is_purchase
     from {{ ref('stg_orders') }}
+),
+
+refunds as (
+    select
+        customer_id,
+        refunded_at,
+        effective_amount
+    from {{ ref('stg_refunds') }}
+),
+
+future_refunds as (
+    {#- Refunds issued in [cutoff, cutoff + horizon), whatever the order they refund. -#}
+    select
+        cutoffs.cutoff_date,
+        refunds.customer_id,
+        sum(refunds.effective_amount) as future_refunded_amount
+    from cutoffs
+    inner join refunds
+        on
+            cutoffs.cutoff_date <= refunds.refunded_at
+            and cutoffs.horizon_end_date > refunds.refunded_at
+    group by cutoffs.cutoff_date, refunds.customer_id
 ),
 
 future_orders as (
@@ -56,7 +78,16 @@ labels as (
     select
         customer_rfm.customer_id,
         customer_rfm.cutoff_date,
-        greatest(coalesce(future_orders.future_revenue, 0), 0) as future_revenue,
+        {#- Net of the refunds issued in the window, floored at 0. -#}
+        greatest(
+            round(
+                coalesce(future_orders.future_revenue, 0)
+                - coalesce(future_refunds.future_refunded_amount, 0),
+                2
+            ),
+            0
+        ) as future_revenue,
+        round(coalesce(future_refunds.future_refunded_amount, 0), 2) as future_refunded_amount,
         coalesce(future_orders.future_purchases, 0) as future_purchases,
         coalesce(future_orders.future_purchase_days, 0) as future_purchase_days,
         coalesce(future_orders.purchases_in_churn_horizon, 0) = 0 as churned
@@ -67,6 +98,10 @@ labels as (
         on
             customer_rfm.cutoff_date = future_orders.cutoff_date
             and customer_rfm.customer_id = future_orders.customer_id
+    left join future_refunds
+        on
+            customer_rfm.cutoff_date = future_refunds.cutoff_date
+            and customer_rfm.customer_id = future_refunds.customer_id
 )
 
 select * from labels

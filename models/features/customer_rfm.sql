@@ -16,6 +16,14 @@ orders as (
     from {{ ref('stg_orders') }}
 ),
 
+refunds as (
+    select
+        customer_id,
+        refunded_at,
+        effective_amount
+    from {{ ref('stg_refunds') }}
+),
+
 orders_before_cutoff as (
     {#- Point in time: only orders strictly before the cutoff. -#}
     select
@@ -100,6 +108,19 @@ order_stats as (
     group by cutoff_date, customer_id
 ),
 
+refund_stats as (
+    {#- Point in time: a refund is seen only once issued (refunded_at < cutoff). -#}
+    select
+        cutoffs.cutoff_date,
+        refunds.customer_id,
+        count(*) as refunds,
+        round(sum(refunds.effective_amount), 2) as refunded_amount
+    from cutoffs
+    inner join refunds
+        on cutoffs.cutoff_date > refunds.refunded_at
+    group by cutoffs.cutoff_date, refunds.customer_id
+),
+
 customer_metrics as (
     select
         order_stats.customer_id,
@@ -107,7 +128,6 @@ customer_metrics as (
         order_stats.first_order_date,
         order_stats.last_purchase_date,
         {#- Without any completed purchase, recency counts from the first order. -#}
-        
         order_stats.cutoff_date
         - coalesce(order_stats.last_purchase_date, order_stats.first_order_date)
             as recency_days,
@@ -133,12 +153,21 @@ customer_metrics as (
         order_stats.revenue_last_365d,
         order_stats.returned_orders,
         order_stats.cancelled_orders,
-        order_stats.returned_orders / order_stats.orders as return_rate
+        order_stats.returned_orders / order_stats.orders as return_rate,
+        coalesce(refund_stats.refunds, 0) as refunds,
+        coalesce(refund_stats.refunded_amount, 0) as refunded_amount,
+        greatest(
+            round(order_stats.monetary_total - coalesce(refund_stats.refunded_amount, 0), 2), 0
+        ) as net_monetary_total
     from order_stats
     left join gap_stats
         on
             order_stats.cutoff_date = gap_stats.cutoff_date
             and order_stats.customer_id = gap_stats.customer_id
+    left join refund_stats
+        on
+            order_stats.cutoff_date = refund_stats.cutoff_date
+            and order_stats.customer_id = refund_stats.customer_id
 ),
 
 scored as (

@@ -1,7 +1,7 @@
 with
 
-validated as (
-    select * from {{ ref('int_customers_validated') }}
+base as (
+    select * from {{ ref('base_customers') }}
 ),
 
 clean as (
@@ -10,7 +10,7 @@ clean as (
         signed_up_at,
         country,
         acquisition_channel
-    from validated
+    from base
     where rejection_reason is null
 )
 

@@ -1,17 +1,14 @@
 with
 
-validated as (
-    select * from {{ ref('int_customers_validated') }}
+base as (
+    select * from {{ ref('base_customers') }}
 ),
 
 rejected as (
     select
         rejection_reason,
-        raw_customer_id as customer_id,
-        raw_signed_up_at as signed_up_at,
-        raw_country as country,
-        raw_acquisition_channel as acquisition_channel
-    from validated
+        {{ rejected_columns('customers') }}
+    from base
     where rejection_reason is not null
 )
 

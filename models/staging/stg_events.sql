@@ -1,7 +1,7 @@
 with
 
-validated as (
-    select * from {{ ref('int_events_validated') }}
+base as (
+    select * from {{ ref('base_events') }}
 ),
 
 clean as (
@@ -10,8 +10,9 @@ clean as (
         event_at,
         event_type,
         product_id,
-        search_query
-    from validated
+        search_query,
+        is_search_query_cut
+    from base
     where rejection_reason is null
 )
 

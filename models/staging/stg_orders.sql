@@ -1,7 +1,7 @@
 with
 
-validated as (
-    select * from {{ ref('int_orders_validated') }}
+base as (
+    select * from {{ ref('base_orders') }}
 ),
 
 clean as (
@@ -17,7 +17,7 @@ clean as (
         status = 'cancelled' as is_cancelled,
         {#- Returned orders are refunded and cancelled ones never paid: both net to zero. -#}
         case when status = 'completed' then order_total else 0 end as net_revenue
-    from validated
+    from base
     where rejection_reason is null
 )
 

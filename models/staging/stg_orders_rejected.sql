@@ -1,18 +1,14 @@
 with
 
-validated as (
-    select * from {{ ref('int_orders_validated') }}
+base as (
+    select * from {{ ref('base_orders') }}
 ),
 
 rejected as (
     select
         rejection_reason,
-        raw_order_id as order_id,
-        raw_customer_id as customer_id,
-        raw_ordered_at as ordered_at,
-        raw_order_total as order_total,
-        raw_status as status
-    from validated
+        {{ rejected_columns('orders') }}
+    from base
     where rejection_reason is not null
 )
 

@@ -1,7 +1,7 @@
 with
 
-validated as (
-    select * from {{ ref('int_products_validated') }}
+base as (
+    select * from {{ ref('base_products') }}
 ),
 
 clean as (
@@ -9,7 +9,7 @@ clean as (
         product_id,
         product_name,
         category
-    from validated
+    from base
     where rejection_reason is null
 )
 

@@ -1,16 +1,14 @@
 with
 
-validated as (
-    select * from {{ ref('int_products_validated') }}
+base as (
+    select * from {{ ref('base_products') }}
 ),
 
 rejected as (
     select
         rejection_reason,
-        raw_product_id as product_id,
-        raw_product_name as product_name,
-        raw_category as category
-    from validated
+        {{ rejected_columns('products') }}
+    from base
     where rejection_reason is not null
 )
 

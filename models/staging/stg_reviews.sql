@@ -1,7 +1,7 @@
 with
 
-validated as (
-    select * from {{ ref('int_reviews_validated') }}
+base as (
+    select * from {{ ref('base_reviews') }}
 ),
 
 clean as (
@@ -10,8 +10,9 @@ clean as (
         product_id,
         reviewed_at,
         rating,
-        review_text
-    from validated
+        review_text,
+        is_review_text_cut
+    from base
     where rejection_reason is null
 )
 

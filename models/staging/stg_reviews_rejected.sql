@@ -1,18 +1,14 @@
 with
 
-validated as (
-    select * from {{ ref('int_reviews_validated') }}
+base as (
+    select * from {{ ref('base_reviews') }}
 ),
 
 rejected as (
     select
         rejection_reason,
-        raw_customer_id as customer_id,
-        raw_product_id as product_id,
-        raw_reviewed_at as reviewed_at,
-        raw_rating as rating,
-        raw_review_text as review_text
-    from validated
+        {{ rejected_columns('reviews') }}
+    from base
     where rejection_reason is not null
 )
 
