@@ -93,6 +93,13 @@ RAW = {
             ["c1", "2024-03-06", "coupon", "", ""],
         ],
     ),
+    "refunds": (
+        ["refund_id", "customer_id", "refunded_at", "amount", "order_id", "reason"],
+        [
+            ["f1", "c4", "2024-03-10", "5", "o7", "Arrived late - ring 0170 555 0100"],
+            ["f2", "c4", "2024-03-26 08:00:00", "5", "o7", "on the cutoff day"],
+        ],
+    ),
     "reviews": (
         ["customer_id", "product_id", "reviewed_at", "rating", "review_text"],
         [
@@ -183,6 +190,7 @@ def test_scrubbed_reviews_keep_their_plain_words(builds):
     assert "rated four stars: here, great value." in builds.default["c1"]
     assert "rated one star: tres decu, write to or call." in builds.default["c3"]
     assert "rated five stars: send it to thanks." in builds.default["c4"]
+    assert "got one refund two weeks ago: arrived late ring." in builds.default["c4"]
     assert "rated two stars." in builds.default["c5"]
     assert builds.default["c6"].endswith("rated two stars: mail.")
 

@@ -1,6 +1,6 @@
 {#- Behaviour text v2: one English paragraph per customer and cutoff, most recent first, saying
     what the numeric features cannot: what was bought (normalised product names; categories
-    only when the catalogue has them), how the basket changed, returns, the latest review,
+    only when the catalogue has them), how the basket changed, returns, refunds, the latest review,
     searches, browsing and marketing touches. Counts are words, there is no money and no exact
     RFM number, free text is scrubbed (scrub_text), and whole clauses are dropped by priority
     to fit var('text_token_budget'). Every aggregate has a tie-break: the text is
@@ -74,6 +74,19 @@ reviews as (
         rating,
         review_text
     from {{ ref('stg_reviews') }}
+),
+
+refunds as (
+    {#- Refunds that removed revenue (a refund of an order already returned or cancelled says
+        nothing new). -#}
+    select
+        refund_id,
+        customer_id,
+        refunded_at,
+        refund_date,
+        reason
+    from {{ ref('stg_refunds') }}
+    where effective_amount > 0
 ),
 
 order_lines as (
@@ -232,6 +245,49 @@ return_clauses as (
         end as phrase
     from return_counts
     where orders > 1 and returned + cancelled > 0
+),
+
+refund_history as (
+    {#- Point in time: a refund counts from refunded_at on. -#}
+    select
+        cutoffs.cutoff_date,
+        refunds.customer_id,
+        count(*) as refunds,
+        min(cutoffs.cutoff_date - refunds.refund_date) as last_refund_days_ago,
+        first(refunds.reason order by refunds.refunded_at desc, refunds.refund_id desc)
+            as last_reason
+    from cutoffs
+    inner join refunds
+        on cutoffs.cutoff_date > refunds.refunded_at
+    group by cutoffs.cutoff_date, refunds.customer_id
+),
+
+distinct_refund_reasons as (
+    select distinct last_reason
+    from refund_history
+    where last_reason is not null
+),
+
+refund_reasons as (
+    {#- Each distinct reason is scrubbed once. -#}
+    select
+        last_reason,
+        {{ scrub_text('last_reason', 4) }} as reason_words
+    from distinct_refund_reasons
+),
+
+refund_clauses as (
+    {#- "got two refunds, the last a month ago: damaged in transit". -#}
+    select
+        refund_history.cutoff_date,
+        refund_history.customer_id,
+        'got ' || {{ counted('refund_history.refunds', 'refund') }}
+        || case when refund_history.refunds = 1 then ' ' else ', the last ' end
+        || {{ days_ago_words('refund_history.last_refund_days_ago') }} || ' ago'
+        || coalesce(': ' || refund_reasons.reason_words, '') || '.' as phrase
+    from refund_history
+    left join refund_reasons
+        on refund_history.last_reason = refund_reasons.last_reason
 ),
 
 history_lines as (
@@ -620,6 +676,7 @@ clause_texts as (
         marketing_clauses.phrase as marketing,
         last_order_clauses.phrase as last_order,
         return_clauses.phrase as order_returns,
+        refund_clauses.phrase as order_refunds,
         review_clauses.phrase as review,
         change_clauses.phrase as basket_change,
         previous_order_clauses.phrase as previous_orders,
@@ -642,6 +699,10 @@ clause_texts as (
         on
             population.cutoff_date = return_clauses.cutoff_date
             and population.customer_id = return_clauses.customer_id
+    left join refund_clauses
+        on
+            population.cutoff_date = refund_clauses.cutoff_date
+            and population.customer_id = refund_clauses.customer_id
     left join review_clauses
         on
             population.cutoff_date = review_clauses.cutoff_date
@@ -673,13 +734,14 @@ paragraphs as (
         coalesce({{ fit_clauses('[' ~ [
             clause(1, 3, 'last_order'),
             clause(2, 4, 'order_returns'),
-            clause(3, 5, 'review'),
-            clause(4, 1, 'browsing'),
-            clause(5, 6, 'basket_change'),
-            clause(6, 2, 'marketing'),
-            clause(7, 8, 'usual_basket'),
-            clause(8, 7, 'previous_orders'),
-            clause(9, 9, 'first_order'),
+            clause(3, 5, 'order_refunds'),
+            clause(4, 6, 'review'),
+            clause(5, 1, 'browsing'),
+            clause(6, 7, 'basket_change'),
+            clause(7, 2, 'marketing'),
+            clause(8, 9, 'usual_basket'),
+            clause(9, 8, 'previous_orders'),
+            clause(10, 10, 'first_order'),
         ] | join(', ') ~ ']', budget) }}, 'no orders yet.') as behaviour_text,
         {{ behaviour_text_version() }} as text_template_version
     from clause_texts
