@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from dataclasses import dataclass
 
@@ -21,21 +22,19 @@ LOG = logging.getLogger(__name__)
 DEFAULT_BUDGET = 64
 PERCENTILES = (50, 90, 99, 100)
 TOKENIZE_BATCH = 4096
-# The start of each clause of template v2 and the name it is reported under.
-CLAUSE_MARKERS = {
-    "last month ": "browsing",
-    "lately received ": "marketing",
-    "lately redeemed ": "marketing",
-    "ordered ": "last order",
-    " of the last ": "returns",
-    " before.": "returns",
-    "rated ": "review",
-    "lately more ": "basket change",
-    "lately bigger": "basket change",
-    "lately smaller": "basket change",
-    "before that ": "previous orders",
-    "usually ": "usual basket",
-    "first order ": "first order",
+# How each clause of template v2 starts (after the start of the text or ". ") or ends, and the
+# name it is reported under.
+CLAUSE_PATTERNS = {
+    r"(^|\. )last month ": "browsing",
+    r"(^|\. )lately (received|redeemed) ": "marketing",
+    r"(^|\. )ordered ": "last order",
+    r"(^|\. )(returned|cancelled) [^.]*( of the last [a-z]+ orders| before)\.": "returns",
+    r"(^|\. )got [a-z ]+ refunds? ": "refunds",
+    r"(^|\. )rated ": "review",
+    r"(^|\. )lately (more|bigger|smaller) ": "basket change",
+    r"(^|\. )before that ": "previous orders",
+    r"(^|\. )usually ": "usual basket",
+    r"(^|\. )first order ": "first order",
 }
 
 
@@ -70,10 +69,11 @@ def token_lengths(texts: list[str], tokenizer) -> np.ndarray:
 
 def clause_shares(texts: list[str]) -> dict[str, float]:
     """Share of texts holding each clause kind (after the budget dropped what did not fit)."""
-    kinds = sorted(set(CLAUSE_MARKERS.values()))
+    kinds = sorted(set(CLAUSE_PATTERNS.values()))
+    patterns = [(re.compile(pattern), kind) for pattern, kind in CLAUSE_PATTERNS.items()]
     found = {kind: 0 for kind in kinds}
     for text in texts:
-        present = {kind for marker, kind in CLAUSE_MARKERS.items() if marker in text}
+        present = {kind for pattern, kind in patterns if pattern.search(text)}
         for kind in present:
             found[kind] += 1
     return {kind: found[kind] / max(len(texts), 1) for kind in kinds}

@@ -375,7 +375,8 @@
         'pack', 'packs', 'pk', 'count', 'ct', 'ml', 'cl', 'ltr', 'litre', 'liter', 'litres',
         'liters', 'oz', 'fl', 'floz', 'kg', 'kgs', 'gr', 'gram', 'grams', 'lb', 'lbs', 'mg', 'cm',
         'mm', 'in', 'inch', 'inches', 'ft', 'ea', 'each', 'pcs', 'pc', 'piece', 'pieces', 'size',
-        'sz', 'of', 'unnamed', 'uncategorised', 'uncategorized', 'unknown', 'other', 'misc',
+        'sz', 'of', 'ozs', 'gal', 'qt', 'pt', 'dz', 'doz', 'ounce', 'ounces', 'gallon', 'gallons',
+        'quart', 'pint', 'can', 'cans', 'car', 'ctn', 'btl', 'cn', 'pkg', 'unnamed', 'uncategorised', 'uncategorized', 'unknown', 'other', 'misc',
         'miscellaneous', 'none', 'null', 'na', 'tbd', 'product', 'products', 'item', 'items', 'sku'
     ]) }}
 {%- endmacro %}
