@@ -243,8 +243,10 @@ def test_a_bad_budget_is_a_clear_error(tmp_path, budget):
     assert "text_token_budget must be a whole number of tokens from 24 to 512" in run.output
 
 
-def test_a_shop_with_only_orders_gets_texts(tmp_path):
-    orders = {
+@pytest.mark.parametrize("with_items", [False, True])
+def test_a_shop_without_optional_tables_gets_texts(tmp_path, with_items):
+    """Only orders (and order items without a products file): every optional table empty."""
+    tables = {
         "orders": (
             ["order_id", "customer_id", "ordered_at", "order_total", "status"],
             [
@@ -254,17 +256,33 @@ def test_a_shop_with_only_orders_gets_texts(tmp_path):
             ],
         )
     }
+    if with_items:
+        tables["order_items"] = (
+            ["order_id", "product_id", "quantity", "unit_price"],
+            [["o1", "p1", "2", "5"], ["o2", "p1", "1", "10"], ["o3", "p2", "1", "10"]],
+        )
     run = run_dbt(
         tmp_path,
-        write_raw(tmp_path / "raw", orders),
+        write_raw(tmp_path / "raw", tables),
         extra_vars={"training_cutoffs": []},
         command=("run", "--select", "+customer_behaviour_text"),
     )
     assert run.returncode == 0, run.output[-5000:]
-    assert texts_at_as_of(run) == {
-        "a": (
-            "ordered three weeks ago, returned. returned one of the last two orders. "
-            "before that a month ago."
-        ),
-        "b": "ordered a day ago.",
-    }
+    assert texts_at_as_of(run) == (
+        {
+            "a": (
+                "ordered three weeks ago: an item, returned. returned one of the last two "
+                "orders. lately smaller baskets. before that a month ago two items. usually "
+                "one item per order."
+            ),
+            "b": "ordered a day ago: an item.",
+        }
+        if with_items
+        else {
+            "a": (
+                "ordered three weeks ago, returned. returned one of the last two orders. "
+                "before that a month ago."
+            ),
+            "b": "ordered a day ago.",
+        }
+    )
