@@ -11,6 +11,9 @@ DBT_FLAGS := --profiles-dir . --project-dir .
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+# The project configuration is dbt_project.yml + CLV_* env vars (README "Configuration"):
+# build / train use them; demo, the tests and the benchmarks run on the bundled defaults.
+DEFAULTS := env $(foreach v,$(filter CLV_%,$(.VARIABLES)),-u $(v))
 
 .PHONY: setup demo build train test lint pytest dbt-test test-slow benchmark benchmark-cdnow clean
 
@@ -31,10 +34,10 @@ $(STAMP): pyproject.toml constraints.txt
 # The main job: features (and their tests) -> train -> score in SQL + marts -> summary.
 demo: setup
 	mkdir -p warehouse
-	$(DBT) build $(DBT_FLAGS) --exclude tag:scoring
-	$(BIN)/python -m training --database warehouse/clv.duckdb
-	$(DBT) build $(DBT_FLAGS) --select tag:scoring
-	$(BIN)/python -m shopdata.summary warehouse/clv.duckdb
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --exclude tag:scoring
+	$(DEFAULTS) $(BIN)/python -m training
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --select tag:scoring
+	$(DEFAULTS) $(BIN)/python -m shopdata.summary
 
 # Everything, scoring included (needs a trained model in artifacts/, see `make train`).
 build: setup
@@ -42,32 +45,35 @@ build: setup
 	$(DBT) build $(DBT_FLAGS)
 
 train: setup
-	$(BIN)/python -m training --database warehouse/clv.duckdb
+	$(BIN)/python -m training
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint models
+	@# sqlfluff only warns when dbt cannot compile a file and skips it: fail instead.
+	@out=$$($(BIN)/sqlfluff lint models 2>&1); rc=$$?; echo "$$out"; \
+	if grep -q "Skipped file" <<<"$$out"; then \
+		echo "sqlfluff skipped files it could not compile (see above)"; exit 1; fi; exit $$rc
 
 pytest: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(DEFAULTS) $(BIN)/python -m pytest -m "not slow"
 
 # Feature models with their data and unit tests. The scoring models and marts need a trained
 # model: pytest builds them end to end with a tiny one (tests/test_scoring_in_sql.py).
 dbt-test: setup
 	mkdir -p warehouse
 	rm -f warehouse/ci.duckdb
-	$(DBT) build $(DBT_FLAGS) --target ci --exclude tag:scoring
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --target ci --exclude tag:scoring
 
 test: lint pytest dbt-test
 
 test-slow: setup
-	$(BIN)/python -m pytest -m slow
+	$(DEFAULTS) $(BIN)/python -m pytest -m slow
 
 benchmark: setup
-	$(BIN)/python -m benchmarks.feature_build
-	$(BIN)/python -m benchmarks.training_speed
-	$(BIN)/python -m benchmarks.scoring --customers 10000
+	$(DEFAULTS) $(BIN)/python -m benchmarks.feature_build
+	$(DEFAULTS) $(BIN)/python -m benchmarks.training_speed
+	$(DEFAULTS) $(BIN)/python -m benchmarks.scoring --customers 10000
 
 # The accuracy comparison of the training issue: CDNOW, features at 1997-10-01, 273-day
 # horizons, 50/50 customer split; model (README defaults) vs BG/NBD+Gamma-Gamma vs GBM.
@@ -75,9 +81,11 @@ CDNOW_BENCH := benchmarks/out/cdnow
 benchmark-cdnow: setup
 	mkdir -p $(CDNOW_BENCH)
 	rm -f $(CDNOW_BENCH)/warehouse.duckdb
-	CLV_DUCKDB_PATH=$(CDNOW_BENCH)/warehouse.duckdb $(DBT) build $(DBT_FLAGS) \
-		--vars '{training_cutoffs: ["1997-10-01"], horizon_days: 273, churn_horizon_days: 273}'
-	$(BIN)/python -m training --database $(CDNOW_BENCH)/warehouse.duckdb \
+	@# Feature models only: the scoring models need a model, which this target trains next.
+	$(DEFAULTS) CLV_DUCKDB_PATH=$(CDNOW_BENCH)/warehouse.duckdb \
+		CLV_TRAINING_CUTOFFS='["1997-10-01"]' CLV_HORIZON_DAYS=273 CLV_CHURN_HORIZON_DAYS=273 \
+		$(DBT) build $(DBT_FLAGS) --exclude tag:scoring
+	$(DEFAULTS) $(BIN)/python -m training --database $(CDNOW_BENCH)/warehouse.duckdb \
 		--validation customers --test-fraction 0.5 \
 		--output-dir $(CDNOW_BENCH)/artifacts --report-dir $(CDNOW_BENCH)/report
 	cp $(CDNOW_BENCH)/report/predictions.csv benchmarks/out/cdnow_predictions.csv

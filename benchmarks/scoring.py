@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.dbt import ROOT, run_dbt
+from python_udfs import settings
 from python_udfs.scoring import Scorer
 from python_udfs.udfs import register
 from shopdata.synthetic import generate_shop, write_shop
@@ -43,7 +44,7 @@ def dbt(args: list[str], db: Path, raw: Path, model: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts")
+    parser.add_argument("--model", type=Path, default=settings.load().model_path)
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     raw, db = OUT / f"shop_{args.customers}", OUT / "warehouse.duckdb"

@@ -1,5 +1,21 @@
 {% macro raw_file_path(table_name) -%}
-    {{ return(var('raw_path') ~ '/' ~ table_name ~ '.' ~ var('raw_format')) }}
+    {{ return(setting('raw_path') ~ '/' ~ table_name ~ '.' ~ setting('raw_format')) }}
+{%- endmacro %}
+
+{% macro raw_reader(table_name) -%}
+    {#- The reader of a raw file. The path enters SQL only through sql_string() (a raw_path
+        with a quote works); source() is called for the lineage only. -#}
+    {%- set lineage = source('raw', table_name) -%}
+    {%- if setting('raw_format') == 'parquet' -%}
+        read_parquet({{ sql_string(raw_file_path(table_name)) }})
+    {%- else -%}
+        {#- A fixed dialect: comma, double quote, one header row; LF, CRLF and mixed line
+            endings are all accepted (strict_mode = false). -#}
+        read_csv(
+            {{ sql_string(raw_file_path(table_name)) }}, header = true, all_varchar = true,
+            delim = ',', quote = '"', escape = '"', strict_mode = false
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro raw_file_exists(table_name) -%}
@@ -7,14 +23,14 @@
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set matches = run_query("select count(*) from glob('" ~ raw_file_path(table_name) ~ "')") -%}
+    {%- set matches = run_query("select count(*) from glob(" ~ sql_string(raw_file_path(table_name)) ~ ")") -%}
     {{ return(matches.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 {% macro raw_file_columns(table_name) -%}
     {#- The lower-case column names of the raw file, read by DuckDB. A file DuckDB cannot read
         (e.g. a CSV whose rows do not split into the same columns) is an error naming it. -#}
-    {%- set sql = "describe select * from " ~ source('raw', table_name) -%}
+    {%- set sql = "describe select * from " ~ raw_reader(table_name) -%}
     {%- set ns = namespace(described=none) -%}
     {%- if execute -%}
         {%- set ns.described = run_query(sql) -%}
@@ -55,7 +71,7 @@
             cast(null as varchar) as {{ column.name }}{{ ',' if not loop.last }}
             {%- endif %}
         {%- endfor %}
-        from {{ source('raw', table_name) }}
+        from {{ raw_reader(table_name) }}
     {%- else -%}
         select
         {%- for column in columns %}
@@ -68,7 +84,7 @@
 {% macro raw_table_rows(table_name) -%}
     {#- Every row of raw.<table_name> as the reader sees it (none when the file is missing). -#}
     {%- if raw_file_exists(table_name) -%}
-        select * from {{ source('raw', table_name) }}
+        select * from {{ raw_reader(table_name) }}
     {%- else -%}
         select 1 as missing_table where false
     {%- endif -%}

@@ -22,9 +22,9 @@
 
 {% macro lifecycle_stage(recency_days, tenure_days, purchase_days) -%}
     case
-        when {{ recency_days }} >= {{ var('lifecycle_churned_days') }} then 'churned'
-        when {{ recency_days }} >= {{ var('lifecycle_at_risk_days') }} then 'at_risk'
-        when {{ tenure_days }} < {{ var('lifecycle_new_days') }} then 'new'
+        when {{ recency_days }} >= {{ setting('lifecycle_churned_days') }} then 'churned'
+        when {{ recency_days }} >= {{ setting('lifecycle_at_risk_days') }} then 'at_risk'
+        when {{ tenure_days }} < {{ setting('lifecycle_new_days') }} then 'new'
         when {{ purchase_days }} >= 3 then 'loyal'
         else 'active'
     end

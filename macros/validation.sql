@@ -82,10 +82,5 @@ customers_known as (
 {% macro implausible_amount_factor() -%}
     {#- var implausible_amount_factor (default 100): an amount above factor x the 99th percentile
         of the shop's positive valid order totals is quarantined as implausible. -#}
-    {%- set factor = var('implausible_amount_factor', 100) -%}
-    {%- if factor is none or (factor | float) <= 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "var implausible_amount_factor must be a positive number, got: " ~ factor) }}
-    {%- endif -%}
-    {{ return(factor | float) }}
+    {{ return(setting('implausible_amount_factor') | float) }}
 {%- endmacro %}

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
@@ -29,6 +30,11 @@ ARTIFACT_FORMAT = 1
 CURRENT_POINTER = "current"
 DEFAULT_ARTIFACTS_DIR = Path("artifacts")
 TRAIN_COMMAND = "make train  (or: .venv/bin/python -m training)"
+# A model version and a feature name are the only artifact values that reach SQL; they must be
+# plain identifiers (and are compared with the warehouse's own list before use).
+MODEL_VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+FEATURE_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+WEIGHTS_FEATURES_KEY = "clv_feature_names"
 
 
 class ArtifactError(RuntimeError):
@@ -92,7 +98,8 @@ def save_artifact(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    metadata = {"format": "pt", WEIGHTS_FEATURES_KEY: json.dumps(config.feature_names)}
+    save_file(state, str(directory / "model.safetensors"), metadata=metadata)
     model.encoder.config.save_pretrained(directory / "encoder")
     tokenizer.save_pretrained(directory / "tokenizer")
     (directory / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
@@ -107,14 +114,31 @@ def set_current(artifacts_dir: Path, model_version: str) -> None:
     os.replace(tmp, pointer)
 
 
+def check_model_version(version: object, where: str) -> str:
+    """`version` if it is a plain identifier (it names a folder and enters SQL), else an error."""
+    if not isinstance(version, str) or not MODEL_VERSION_PATTERN.fullmatch(version):
+        raise ArtifactError(
+            f"{where}: model version {str(version)[:80]!r} is not a plain name "
+            f"(letters, digits, '.', '_', '-'; at most 128); retrain with {TRAIN_COMMAND}"
+        )
+    return version
+
+
 def resolve_artifact(path: Path | str) -> Path:
-    """An artifact directory, or a directory of artifacts with a `current` pointer."""
+    """An artifact directory, or a directory of artifacts with a `current` pointer naming a
+    version folder directly inside it (no path, no link leading out of the folder)."""
     path = Path(path)
     if (path / "config.json").is_file() and (path / "model.safetensors").exists():
         return path
     pointer = path / CURRENT_POINTER
     if pointer.is_file():
-        target = path / pointer.read_text().strip()
+        version = check_model_version(pointer.read_text().strip(), str(pointer))
+        target = path / version
+        if target.resolve().parent != path.resolve():
+            raise ArtifactError(
+                f"{pointer} names {version!r}, which resolves to {target.resolve()}, outside "
+                f"{path.resolve()}; point it at a version folder inside it"
+            )
         if (target / "config.json").is_file():
             return target
         raise ArtifactError(f"{pointer} names {target.name!r}, which is not an artifact")
@@ -124,13 +148,74 @@ def resolve_artifact(path: Path | str) -> Path:
     )
 
 
+def _check_scaler(scaler: object, where: str) -> None:
+    if not isinstance(scaler, dict) or set(scaler) != {"names", "means", "stds"}:
+        raise ArtifactError(f"{where}: 'scaler' must be an object with names, means and stds")
+    names, means, stds = scaler["names"], scaler["means"], scaler["stds"]
+    if not all(isinstance(v, list) for v in (names, means, stds)) or not (
+        len(names) == len(means) == len(stds)
+    ):
+        raise ArtifactError(f"{where}: scaler names, means and stds must be lists of one length")
+    bad = [n for n in names if not isinstance(n, str) or not FEATURE_NAME_PATTERN.fullmatch(n)]
+    if bad:
+        raise ArtifactError(f"{where}: feature names that are not plain identifiers: {bad[:5]}")
+    if len(set(names)) != len(names):
+        raise ArtifactError(f"{where}: repeated feature names in scaler.names")
+    numbers = [*means, *stds]
+    if not all(isinstance(v, int | float) and v == v and abs(v) != float("inf") for v in numbers):
+        raise ArtifactError(f"{where}: scaler means and stds must be finite numbers")
+
+
 def read_config(directory: Path) -> ArtifactConfig:
-    raw = json.loads((Path(directory) / "config.json").read_text())
+    """config.json as an ArtifactConfig; any problem (not JSON, unknown or missing key, a value
+    of the wrong type) is an ArtifactError naming the file."""
+    path = Path(directory) / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"cannot read {path}: {error}") from error
+    if not isinstance(raw, dict):
+        raise ArtifactError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     if raw.get("format_version") != ARTIFACT_FORMAT:
         raise ArtifactError(
-            f"{directory}: artifact format {raw.get('format_version')}, expected {ARTIFACT_FORMAT}"
+            f"{path}: artifact format {raw.get('format_version')!r}, expected {ARTIFACT_FORMAT}; "
+            f"retrain with {TRAIN_COMMAND}"
         )
+    known = {f.name for f in fields(ArtifactConfig)}
+    required = {
+        f.name
+        for f in fields(ArtifactConfig)
+        if f.default is MISSING and f.default_factory is MISSING
+    }
+    unknown, missing = sorted(set(raw) - known), sorted(required - set(raw))
+    if unknown or missing:
+        raise ArtifactError(
+            f"{path}: unknown key(s) {unknown}, missing key(s) {missing}; "
+            f"retrain with {TRAIN_COMMAND}"
+        )
+    check_model_version(raw["model_version"], str(path))
+    _check_scaler(raw["scaler"], str(path))
+    for key in ("horizon_days", "churn_horizon_days"):
+        value = raw[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ArtifactError(f"{path}: {key} must be a whole number of days, not {value!r}")
+    if not isinstance(raw["text_template_version"], str):
+        raise ArtifactError(f"{path}: text_template_version must be a string")
     return ArtifactConfig(**raw)
+
+
+def check_weights_features(metadata: dict, config: ArtifactConfig, directory: Path) -> None:
+    """The weights record the feature order they were trained with: config.json must list the
+    same names in the same order (a reordered list would feed each weight another feature)."""
+    recorded = metadata.get(WEIGHTS_FEATURES_KEY)
+    if recorded is None:
+        return  # written before the order was recorded; the warehouse check still applies
+    if json.loads(recorded) != config.feature_names:
+        raise ArtifactError(
+            f"{directory / 'config.json'} lists the features as {config.feature_names}, but "
+            f"{directory / 'model.safetensors'} was trained on {json.loads(recorded)} (in this "
+            f"order); restore config.json or retrain with {TRAIN_COMMAND}"
+        )
 
 
 def load_artifact(
@@ -148,10 +233,14 @@ def load_artifact(
         dropout=config.dropout,
         pooling=config.pooling,
     )
+    weights = directory / "model.safetensors"
     try:
-        state = load_file(str(directory / "model.safetensors"))
+        state = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as handle:
+            metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
-        raise ArtifactError(f"cannot read {directory / 'model.safetensors'}: {error}") from error
+        raise ArtifactError(f"cannot read {weights}: {error}") from error
+    check_weights_features(metadata, config, directory)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ArtifactError(

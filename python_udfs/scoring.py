@@ -36,6 +36,24 @@ OUTPUT_SCHEMA = pa.schema(
 )
 
 
+class ScoringError(RuntimeError):
+    """The model produced scores that must not be written (NaN or infinite)."""
+
+
+def check_finite(out: dict[str, np.ndarray], model_version: str, where: Path | str) -> None:
+    """Raise ScoringError naming the model when any score is NaN or infinite."""
+    bad = {name: int((~np.isfinite(values)).sum()) for name, values in out.items()}
+    bad = {name: count for name, count in bad.items() if count}
+    if bad:
+        counts = ", ".join(f"{name}: {count}" for name, count in bad.items())
+        raise ScoringError(
+            f"model {model_version} ({where}) produced NaN or infinite scores ({counts} of "
+            f"{len(next(iter(out.values())))} rows); nothing was written. Its weights are "
+            f"probably corrupt or diverged: retrain (make train) or point artifacts/current at "
+            f"a good version"
+        )
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -122,6 +140,7 @@ class Scorer:
     ) -> None:
         self.device = torch.device(device) if device else default_device()
         self.model, self.tokenizer, self.config = load_artifact(artifact, self.device)
+        self.path = Path(artifact)
         self.scaler = FeatureScaler.from_dict(self.config.scaler)
         self.batch_size = batch_size
         self.cache_size = cache_size
@@ -190,6 +209,7 @@ class Scorer:
                 self.device,
                 self.config.clv_scale,
             )
+        check_finite(out, self.model_version, self.path)
         arrays = [pa.array(out[name]) for name in OUTPUT_SCHEMA.names[:-1]]
         arrays.append(pa.array([self.model_version] * n, pa.string()))
         return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)

@@ -15,12 +15,14 @@ feature inside the struct counts as missing):
 * ``clv_model_version()`` and ``clv_model_info()`` (JSON: version, feature names in model
   order, text template version, horizons), which the dbt models use to check the schema
 
-The model loads lazily, once per process, on the first call; without an artifact the
-feature-less functions raise a clear error naming the path and the training command.
+The model loads lazily, once per process, on the first call; without an artifact, or with a
+malformed one, the feature-less functions raise a clear error naming the file and the problem
+(so only the models that need a model fail). Registering twice on one connection is fine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,6 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from python_udfs import settings
 from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, resolve_artifact
 from python_udfs.scoring import OUTPUT_SCHEMA, TEXT_COLUMN, Scorer
 
@@ -77,17 +80,29 @@ def _input_table(text: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Table:
     )
 
 
+def _create_function(con: duckdb.DuckDBPyConnection, name: str, *args, **kwargs) -> None:
+    """create_function, replacing an earlier registration of `name` on this connection (dbt may
+    configure one connection more than once)."""
+    with contextlib.suppress(duckdb.InvalidInputException):  # not registered yet
+        con.remove_function(name)
+    con.create_function(name, *args, **kwargs)
+
+
 def register(
     con: duckdb.DuckDBPyConnection,
     model_path: Path | str | None = None,
     device: str | None = None,
     scorer: LazyScorer | None = None,
 ) -> LazyScorer:
-    """Register the UDFs on `con`. The model path defaults to $CLV_MODEL_PATH or ./artifacts."""
-    scorer = scorer or LazyScorer(
-        model_path or os.environ.get(MODEL_PATH_ENV, "artifacts"),
-        device or os.environ.get(DEVICE_ENV) or None,
-    )
+    """Register the UDFs on `con`. The model path defaults to the project configuration
+    (env CLV_MODEL_PATH, else profiles.yml's `artifacts`). Never raises for a missing or
+    malformed artifact: the functions raise when called, naming the file and the problem."""
+    if scorer is None:
+        configured = None if model_path else settings.load()
+        scorer = LazyScorer(
+            model_path or configured.model_path,
+            device or os.environ.get(DEVICE_ENV) or None,
+        )
 
     def clv_model_version() -> str:
         return scorer.artifact_config().model_version
@@ -109,10 +124,10 @@ def register(
         ("clv_model_version", clv_model_version),
         ("clv_model_info", clv_model_info),
     ):
-        con.create_function(name, function, [], "VARCHAR", side_effects=True)
+        _create_function(con, name, function, [], "VARCHAR", side_effects=True)
     try:
         names = scorer.artifact_config().feature_names
-    except ArtifactError as error:
+    except (ArtifactError, OSError) as error:
         logger.warning("scoring UDFs not registered: %s", error)
         return scorer
     struct = "STRUCT(" + ", ".join(f'"{n}" DOUBLE' for n in names) + ")"
@@ -145,5 +160,5 @@ def register(
         ("predict_clv", predict_clv, "DOUBLE"),
         ("predict_churn", predict_churn, "DOUBLE"),
     ):
-        con.create_function(name, function, ["VARCHAR", struct], returns, type="arrow")
+        _create_function(con, name, function, ["VARCHAR", struct], returns, type="arrow")
     return scorer

@@ -1,10 +1,15 @@
-"""Print a short summary of a built warehouse: ``python -m shopdata.summary [DB_PATH]``."""
+"""Print a short summary of a built warehouse: ``python -m shopdata.summary [DB_PATH]``.
+
+Without DB_PATH it reads the project's warehouse (CLV_DUCKDB_PATH, see python_udfs.settings).
+"""
 
 from __future__ import annotations
 
 import sys
 
 import duckdb
+
+from python_udfs import settings
 
 QUERIES = {
     "Raw rows, clean and quarantined": """
@@ -67,7 +72,7 @@ QUERIES = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    path = argv[0] if argv else "warehouse/clv.duckdb"
+    path = argv[0] if argv else str(settings.load().duckdb_path)
     with duckdb.connect(path, read_only=True) as con:
         tables = {
             name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()

@@ -19,18 +19,35 @@ HORIZON_END = CUTOFF + dt.timedelta(days=273)  # 1998-07-01: labels cover 1997-1
 
 
 @pytest.fixture(scope="module")
-def cdnow(tmp_path_factory, tiny_artifacts):
-    """The whole pipeline, scoring and marts included, with a tiny trained model."""
-    run = run_dbt(
-        tmp_path_factory.mktemp("cdnow"),
-        CDNOW,
-        model_path=tiny_artifacts,
-        extra_vars={
-            "training_cutoffs": [CUTOFF.isoformat()],
-            "horizon_days": 273,
-            "churn_horizon_days": 273,
-        },
+def cdnow(tmp_path_factory, tiny_bert):
+    """The whole pipeline as `make demo` runs it: features, a tiny model trained on them (its
+    horizons must match the warehouse's), then scoring and marts."""
+    from training.config import TrainConfig
+    from training.train import main as train
+
+    work = tmp_path_factory.mktemp("cdnow")
+    dbt_vars = {
+        "training_cutoffs": [CUTOFF.isoformat()],
+        "horizon_days": 273,
+        "churn_horizon_days": 273,
+    }
+    features = run_dbt(work, CDNOW, extra_vars=dbt_vars)
+    assert features.returncode == 0, features.output[-5000:]
+    train(
+        TrainConfig(
+            database=features.db_path,
+            output_dir=work / "artifacts",
+            base_model=str(tiny_bert),
+            mode="head",
+            epochs=1,
+            baselines=False,
+            progress=False,
+        )
     )
+    run = run_dbt(
+        work, CDNOW, extra_vars=dbt_vars, command=("build", "--select", "tag:scoring"),
+        model_path=work / "artifacts",
+    )  # fmt: skip
     assert run.returncode == 0, run.output[-5000:]
     return run
 

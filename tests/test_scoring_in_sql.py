@@ -21,6 +21,13 @@ from training.config import TrainConfig
 from training.data import read_table
 from training.train import main as train
 
+# The vars small_warehouse (and the tiny model) were built with.
+SHOP_VARS = {
+    "training_cutoffs": {"step_days": 182, "count": 2},
+    "horizon_days": 180,
+    "churn_horizon_days": 90,
+}
+
 
 @pytest.fixture(scope="module")
 def features_sql(tiny_artifacts) -> str:
@@ -81,11 +88,7 @@ def test_without_a_model_the_udfs_say_how_to_train(tmp_path):
 def scored_shop(small_warehouse, tiny_artifacts, tmp_path_factory):
     work = tmp_path_factory.mktemp("scored_shop")
     raw = small_warehouse.db_path.parent / "raw"
-    dbt_vars = {
-        "training_cutoffs": {"step_days": 182, "count": 2},
-        "horizon_days": 180,
-        "churn_horizon_days": 90,
-    }
+    dbt_vars = SHOP_VARS
 
     def build(model_path=tiny_artifacts, *flags):
         run = run_dbt(work, raw, "parquet", dbt_vars, ("build", *flags), model_path=model_path)
@@ -199,16 +202,23 @@ def test_corrupted_weights_fail_the_build_loudly(small_warehouse, tiny_artifacts
         (directory / "model.safetensors").write_bytes(b"garbage")
 
     artifacts = _broken_copy(tiny_artifacts, tmp_path, corrupt)
-    run = run_dbt(tmp_path, small_warehouse.db_path.parent / "raw", "parquet", model_path=artifacts)
+    shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
+    run = run_dbt(
+        tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
+        ("build", "--select", "customer_scores"), model_path=artifacts,
+    )  # fmt: skip
     assert run.returncode != 0
     assert "cannot read" in run.output and "model.safetensors" in run.output
 
 
-def test_empty_input_builds_empty_scores(tiny_artifacts, tmp_path):
+def test_empty_input_fails_loudly_naming_the_cause(tiny_artifacts, tmp_path):
+    """A header-only orders file used to give a green build with empty scores and marts."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "orders.csv").write_text("order_id,customer_id,ordered_at,order_total,status\n")
     run = run_dbt(tmp_path, raw, model_path=tiny_artifacts)
-    assert run.returncode == 0, run.output[-3000:]
-    assert run.scalar("select count(*) from customer_scores") == 0
-    assert run.scalar("select count(*) from customer_segments") == 0
+    assert run.returncode != 0
+    assert "scoring_population_is_not_collapsed" in run.output
+    with duckdb.connect(str(run.db_path), read_only=True) as con:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+    assert "customer_scores" not in tables and "customer_segments" not in tables

@@ -19,7 +19,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from training.train import main as train
 
-    train(parse_args(argv))
+    config = parse_args(argv)
+    logging.getLogger("training").info(
+        "warehouse %s -> artifacts %s (project configuration: dbt_project.yml + CLV_* env vars)",
+        config.database,
+        config.output_dir,
+    )
+    train(config)
     return 0
 
 

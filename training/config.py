@@ -14,12 +14,26 @@ def _opt(default, help_text: str, **extra):
     return field(default=default, metadata={"help": help_text, **extra})
 
 
+def _from_settings(attribute: str, help_text: str):
+    """A default read from the project configuration (python_udfs.settings) at construction,
+    so CLV_DUCKDB_PATH / CLV_MODEL_PATH reach training exactly as they reach dbt."""
+
+    def default() -> Path:
+        from python_udfs import settings
+
+        return getattr(settings.load(), attribute)
+
+    return field(default_factory=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. CPU defaults finish on CDNOW in a few minutes (mode=head: the encoder is
     frozen and each unique text is encoded once); use --mode full or lora on a GPU."""
 
-    database: Path = _opt(Path("warehouse/clv.duckdb"), "DuckDB file holding training_examples")
+    database: Path = _from_settings(
+        "duckdb_path", "DuckDB file holding training_examples (default: env CLV_DUCKDB_PATH)"
+    )
     base_model: str | None = _opt(
         None, "local Hugging Face checkpoint directory (default: the bundled all-MiniLM-L6-v2)"
     )
@@ -53,7 +67,9 @@ class TrainConfig:
     max_steps: int | None = _opt(None, "stop after this many optimiser steps")
     seed: int = _opt(0, "random seed")
     device: str | None = _opt(None, "cpu, cuda, cuda:1 ... (default: cuda when available)")
-    output_dir: Path = _opt(Path("artifacts"), "where artifacts and the current pointer go")
+    output_dir: Path = _from_settings(
+        "model_path", "where artifacts and the current pointer go (default: env CLV_MODEL_PATH)"
+    )
     report_dir: Path | None = _opt(None, "report + predictions folder (default: the artifact)")
     baselines: bool = _opt(True, "fit and report BG/NBD+Gamma-Gamma and GBM baselines")
     progress: bool = _opt(True, "show progress bars")
@@ -88,7 +104,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     )
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = None
         if isinstance(default, bool):
             parser.add_argument(
                 flag,

@@ -1,5 +1,5 @@
-{%- set training = var('training_cutoffs') -%}
-{%- set max_horizon = [var('horizon_days') | int, var('churn_horizon_days') | int] | max -%}
+{%- set training = setting('training_cutoffs') -%}
+{%- set max_horizon = [setting('horizon_days'), setting('churn_horizon_days')] | max -%}
 
 with
 
@@ -10,8 +10,8 @@ orders as (
 as_of as (
     {#- An aggregate, so exactly one row whether the var is set or not. -#}
     select
-        {%- if var('as_of_date') %}
-            max(cast('{{ var("as_of_date") }}' as date)) as as_of_date
+        {%- if setting('as_of_date') %}
+            max(cast('{{ setting("as_of_date") }}' as date)) as as_of_date
         {%- else %}
             cast(max(order_date) + 1 as date) as as_of_date
         {%- endif %}
@@ -58,8 +58,8 @@ flagged as (
         all_cutoffs.cutoff_date = as_of.as_of_date as is_scoring_cutoff,
         all_cutoffs.cutoff_date in (select cutoff_date from training_cutoffs)
             as is_training_cutoff,
-        all_cutoffs.cutoff_date + {{ var('horizon_days') | int }} as horizon_end_date,
-        all_cutoffs.cutoff_date + {{ var('churn_horizon_days') | int }}
+        all_cutoffs.cutoff_date + {{ setting('horizon_days') }} as horizon_end_date,
+        all_cutoffs.cutoff_date + {{ setting('churn_horizon_days') }}
             as churn_horizon_end_date,
         all_cutoffs.cutoff_date + {{ max_horizon }} <= as_of.as_of_date as has_complete_labels
     from all_cutoffs

@@ -39,15 +39,19 @@ tiered as (
     select
         *,
         case
-            when percent_rank() over (order by predicted_clv) >= {{ var('value_tier_high_share') }}
+            when
+                percent_rank() over (order by predicted_clv)
+                >= {{ setting('value_tier_high_share') }}
                 then 'high'
-            when percent_rank() over (order by predicted_clv) >= {{ var('value_tier_low_share') }}
+            when
+                percent_rank() over (order by predicted_clv)
+                >= {{ setting('value_tier_low_share') }}
                 then 'medium'
             else 'low'
         end as value_tier,
         case
-            when churn_probability >= {{ var('churn_risk_high') }} then 'high'
-            when churn_probability >= {{ var('churn_risk_medium') }} then 'medium'
+            when churn_probability >= {{ setting('churn_risk_high') }} then 'high'
+            when churn_probability >= {{ setting('churn_risk_medium') }} then 'medium'
             else 'low'
         end as churn_risk_band
     from customer_scores

@@ -36,6 +36,15 @@ final as (
         churned as actual_churned,
         score.model_version
     from scored
+    {#- A NaN or infinite score fails the model instead of reaching clv_calibration. #}
+    where
+        case
+            when isfinite(score.predicted_clv) and isfinite(score.churn_probability) then true
+            else error(
+                'model ' || score.model_version || ' gave a NaN or infinite backtest score for '
+                || 'customer ' || customer_id || '. Retrain (make train).'
+            )
+        end
 )
 
 select * from final

@@ -5,15 +5,20 @@
     on_schema_change='fail',
     post_hook=[
         "delete from {{ this }} where customer_id not in
-        (select customer_id from {{ ref('customer_features') }})"
+        (select customer_id from {{ ref('customer_features') }})
+        and exists (select 1 from {{ ref('customer_features') }})"
     ],
 ) }}
 {#- Scores every customer at as_of_date in place, through the clv_score() UDF. Incremental:
-    only customers whose inputs (hash of text + features) or model version changed are
-    rescored; the others keep their row, scored_at included. Features enter the hash rounded
-    to 6 decimals: parallel float sums differ in the last bits from run to run. -#}
+    only customers whose inputs (hash of text + features) or model version changed, or whose
+    stored score is missing, NaN or infinite, are rescored; the others keep their row,
+    scored_at included. Features enter the hash rounded to 6 decimals: parallel float sums
+    differ in the last bits from run to run. Before anything is written the artifact is checked
+    against the warehouse and the population against the existing scores; a NaN or infinite
+    score fails the model (nothing is written). -#}
 {%- set model = clv_model_info() -%}
 {{ check_clv_model(model) }}
+{{ check_scoring_population() }}
 
 with
 
@@ -25,6 +30,14 @@ customer_features as (
         {{ model.feature_names | join(',\n        ') }}
     from {{ ref('customer_features') }}
 ),
+
+{%- if is_incremental() %}
+
+    loaded_model as (
+        {#- The version as a value from the UDF, never pasted into the SQL text. -#}
+        select clv_model_version() as model_version
+    ),
+{%- endif %}
 
 hashed as (
     select
@@ -50,7 +63,9 @@ to_score as (
         where
             previous.customer_id is null
             or previous.input_hash is distinct from hashed.input_hash
-            or previous.model_version is distinct from '{{ model.model_version }}'
+            or previous.model_version
+            is distinct from (select loaded_model.model_version from loaded_model)
+            or not {{ scores_are_finite('previous.') }}
     {%- endif %}
 ),
 
@@ -67,7 +82,13 @@ final as (
     select
         customer_id,
         as_of_date,
-        score.predicted_clv,
+        case
+            when {{ scores_are_finite('score.') }} then score.predicted_clv
+            else error(
+                'model ' || score.model_version || ' gave a NaN or infinite score for customer '
+                || customer_id || '; nothing was written. Retrain (make train).'
+            )
+        end as predicted_clv,
         score.churn_probability,
         score.purchase_probability,
         score.clv_p10,
