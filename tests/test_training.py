@@ -41,6 +41,7 @@ def test_head_mode_writes_a_self_contained_artifact_and_report(
         grid="none",
         bootstrap_samples=50,
         validation="customers",
+        variants="fused,numeric,text",
     )
     assert resolve_artifact(tmp_path / "artifacts") == directory
     for name in (
@@ -64,7 +65,7 @@ def test_head_mode_writes_a_self_contained_artifact_and_report(
         assert 0 <= metrics["roc_auc"] <= 1 and np.isfinite(metrics["normalized_gini"])
     config = json.loads((directory / "config.json").read_text())
     assert config["mode"] == "head" and config["pooling"] == "mean"
-    assert config["text_template_version"] == "v1"
+    assert config["text_template_version"] == "v2"
     assert (config["horizon_days"], config["churn_horizon_days"]) == (180, 90)
     assert "repeat_purchase_value_mean" in config["scaler"]["names"]
     assert config["scaler"]["derived"][0] == "bgnbd_p_alive" and config["scaler"]["edges"]

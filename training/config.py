@@ -58,7 +58,11 @@ class TrainConfig:
         0.2, "share of the training customers used for selection + early stopping"
     )
     max_examples: int | None = _opt(None, "sample at most this many training rows (seeded)")
-    max_length: int = _opt(64, "max tokens per behaviour text")
+    max_length: int = _from_settings(
+        "text_token_budget",
+        "max tokens per behaviour text (default: the text_token_budget setting, "
+        "env CLV_TEXT_TOKEN_BUDGET)",
+    )
     hidden: int = _opt(128, "width of the numeric tower and the fusion head")
     numeric_blocks: int = _opt(2, "residual MLP blocks in the numeric tower")
     dropout: float = _opt(0.1, "dropout in the tower and head")
