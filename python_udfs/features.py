@@ -90,8 +90,15 @@ def bgnbd_expected_purchases(
     c = a + b + x - 1.0
     one_minus_z = (alpha + T) / (alpha + T + t)
     z = t / (alpha + T + t)
-    tail = one_minus_z ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return c / (a - 1.0) * (1.0 - tail) * bgnbd_p_alive(params, x, t_x, T)
+    with np.errstate(all="ignore"):
+        tail = one_minus_z ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        expected = c / (a - 1.0) * (1.0 - tail)
+    # Far out in the parameter space (a and b huge: almost no dropout, as fitted on a shop
+    # whose customers nearly all return) 2F1 overflows. The BG/NBD then tends to the NBD, whose
+    # expected count for a living customer is (r + x) t / (alpha + T): use that limit.
+    nbd = (r + x) * t / (alpha + T)
+    expected = np.where(np.isfinite(expected), expected, nbd)
+    return expected * bgnbd_p_alive(params, x, t_x, T)
 
 
 def bgnbd_p_no_purchase(

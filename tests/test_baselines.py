@@ -252,3 +252,14 @@ def test_penalizer_keeps_degenerate_fits_finite(caplog) -> None:
     shrunk = fit_bgnbd(x, t_x, T, penalizer=0.01)
     assert max(shrunk) < 1e3
     assert np.all(np.isfinite(bgnbd_expected_purchases(shrunk, 10.0, x, t_x, T)))
+
+
+def test_bgnbd_expected_purchases_stays_finite_at_the_no_dropout_boundary() -> None:
+    """Parameters fitted on a shop whose customers nearly all return (seen on Complete Journey:
+    a ~ 2e3, b ~ 5e6) overflow 2F1; the expectation then takes the NBD limit, never NaN."""
+    params = BgNbdParams(r=1.42, alpha=1.40, a=1959.6, b=4.9e6)
+    x, t_x, big_t, t = np.array([0.0, 3.0, 40.0]), np.array([0.0, 20.0, 38.0]), 39.0, 13.0
+    value = bgnbd_expected_purchases(params, t, x, t_x, big_t)
+    assert np.isfinite(value).all()
+    nbd = (params.r + x) * t / (params.alpha + big_t)
+    np.testing.assert_allclose(value, nbd, rtol=0.02)  # P(alive) is just below 1 here
