@@ -317,3 +317,39 @@ def test_selection_picks_the_lowest_validation_loss_and_refits_on_all_rows(
     assert context["train_rows"] == n_rows == selection["refit_rows"]
     assert context["best_epoch"] == selection["epochs"] and context["early_stopping_loss"] is None
     assert context["selection_validation_rows"] > 0
+
+
+def test_text_gate_ships_numeric_only_when_the_text_does_not_lower_validation_loss():
+    from training.train import choose_shipped
+
+    gated = TrainConfig(database=Path("unused.duckdb"), output_dir=Path("unused"))
+    assert choose_shipped(gated, {"fused": 2.60, "numeric": 2.59})[0] == "numeric"
+    assert choose_shipped(gated, {"fused": 2.58, "numeric": 2.59})[0] == "fused"
+    assert "numeric" in gated.variant_list  # the gate always trains what it compares against
+    ungated = TrainConfig(
+        database=Path("unused.duckdb"), output_dir=Path("unused"), text_gate=False
+    )
+    assert ungated.variant_list == ["fused"]
+    assert choose_shipped(ungated, {"fused": 2.60})[0] == "fused"
+
+
+def test_gated_artifact_scores_like_its_report(small_warehouse, tiny_bert, tmp_path):
+    """Whichever variant the gate ships, the artifact records it and the predictions file
+    carries its outputs as predicted_clv."""
+    directory, report = run_training(
+        small_warehouse.db_path,
+        tmp_path / "artifacts",
+        base_model=str(tiny_bert),
+        mode="head",
+        epochs=2,
+        grid="none",
+        bootstrap_samples=20,
+        validation="customers",
+    )
+    config = json.loads((directory / "config.json").read_text())
+    shipped = report["context"]["shipped"]
+    assert config["inputs"] == {"transformer": "fused", "numeric_only": "numeric"}[shipped]
+    assert "selection-validation loss" in config["selection"]["text_gate"]
+    rows = read_predictions(directory)
+    column = "numeric_only_clv" if shipped == "transformer" else "transformer_clv"
+    assert column in rows[0] and "predicted_clv" in rows[0]

@@ -80,6 +80,11 @@ class TrainConfig:
         " the benchmarks train all three)",
     )
     refit: bool = _opt(True, "refit on all labelled rows with the selected settings and epochs")
+    text_gate: bool = _opt(
+        True,
+        "also train the numeric-only model and ship it instead of the fused one when the text "
+        "does not lower the selection-validation loss (never decided on report rows)",
+    )
     bootstrap_samples: int = _opt(1000, "paired bootstrap samples for the difference intervals")
     export_predictions: Path | None = _opt(
         None, "also write the held-out predictions CSV (every variant + baselines) here"
@@ -121,7 +126,12 @@ class TrainConfig:
 
     @property
     def variant_list(self) -> list[str]:
-        return [v.strip() for v in self.variants.split(",") if v.strip()]
+        """The variants to train: those asked for, plus numeric-only when the text gate needs
+        it to compare against."""
+        listed = [v.strip() for v in self.variants.split(",") if v.strip()]
+        if self.text_gate and "numeric" not in listed:
+            listed.append("numeric")
+        return listed
 
     def resolved_mode(self, on_gpu: bool) -> str:
         """auto: full fine-tuning on CUDA, frozen encoder (head) on CPU."""

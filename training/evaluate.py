@@ -324,7 +324,13 @@ def write_report(
     if selection:
         sections += ["## Selection", "\n".join(_selection_lines(selection))]
     (directory / "report.md").write_text("\n\n".join(sections) + "\n")
-    write_predictions(directory / "predictions.csv", test, predictions, baseline_preds)
+    write_predictions(
+        directory / "predictions.csv",
+        test,
+        predictions,
+        baseline_preds,
+        context.get("shipped", MODEL),
+    )
 
 
 def write_predictions(
@@ -332,14 +338,16 @@ def write_predictions(
     rows: Examples,
     predictions: dict[str, dict[str, np.ndarray]],
     baseline_preds: dict[str, tuple[np.ndarray, np.ndarray]],
+    shipped_name: str = MODEL,
 ) -> None:
-    """customer_id, cutoff_date, the shipped model's outputs, <variant>_clv / <variant>_churn
-    for every ablation variant and baseline, actual_future_revenue, actual_churned."""
-    shipped = predictions[MODEL]
+    """customer_id, cutoff_date, the shipped model's outputs (`shipped_name`: the fused
+    transformer, or numeric_only when the text gate chose it), <variant>_clv / <variant>_churn
+    for every other variant and baseline, actual_future_revenue, actual_churned."""
+    shipped = predictions[shipped_name]
     others = {
         name: (p["predicted_clv"], p["churn_probability"])
         for name, p in predictions.items()
-        if name != MODEL
+        if name != shipped_name
     }
     others.update(baseline_preds)
     header = [

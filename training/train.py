@@ -680,6 +680,25 @@ def fit_bgnbd_inputs(
 VARIANT_NAMES = {"fused": MODEL, "numeric": "numeric_only", "text": "text_only"}
 
 
+def choose_shipped(cfg: TrainConfig, validation_loss: dict[str, float]) -> tuple[str, str]:
+    """The variant to ship, and why. The fused model ships unless the text gate is on and the
+    numeric-only model reached a validation loss at least as low: then the text did not help on
+    the selection-validation rows, and shipping it would only add noise (and encoder cost)."""
+    fused = validation_loss["fused"]
+    if not cfg.text_gate or "numeric" not in validation_loss:
+        return "fused", "text gate off: the fused model ships"
+    numeric = validation_loss["numeric"]
+    if numeric <= fused:
+        return "numeric", (
+            f"the text did not lower the selection-validation loss (fused {fused:.4f} vs "
+            f"numeric-only {numeric:.4f}), so the numeric-only model ships"
+        )
+    return "fused", (
+        f"the text lowered the selection-validation loss (fused {fused:.4f} vs numeric-only "
+        f"{numeric:.4f}), so the fused model ships"
+    )
+
+
 def resolve_device(cfg: TrainConfig) -> torch.device:
     return torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -716,7 +735,7 @@ def main(cfg: TrainConfig) -> Path:
         cfg, examples, base_model, device, mode, horizon_days, churn_horizon_days
     )
     report_rows = examples.subset(plan.report)
-    predictions, selection, shipped = {}, {}, None
+    predictions, selection, validated, finals = {}, {}, {}, {}
     for variant in cfg.variant_list:
         best, results = runner.select(variant, plan)
         final = best
@@ -734,8 +753,11 @@ def main(cfg: TrainConfig) -> Path:
         # shows the selected model on the validation rows it was chosen on.
         scorer = final if plan.report_is_test else best
         predictions[VARIANT_NAMES[variant]] = scorer.trainer.predict(plan.report, scorer.clv_scale)
-        if variant == "fused":
-            shipped = final
+        validated[variant] = best.fit["early_stopping_loss"]
+        finals[variant] = final
+    shipped_variant, gate = choose_shipped(cfg, validated)
+    shipped = finals[shipped_variant]
+    logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)
 
     metrics = {
         name: evaluate(
@@ -782,6 +804,8 @@ def main(cfg: TrainConfig) -> Path:
         "clv_scale": round(shipped.clv_scale, 4),
         "encode_texts_per_s": runner.encode_texts_per_s,
         "selected": shipped.candidate.name,
+        "shipped": VARIANT_NAMES[shipped_variant],
+        "text_gate": gate,
         **shipped.fit,
     }
     artifact = ArtifactConfig(
@@ -799,8 +823,8 @@ def main(cfg: TrainConfig) -> Path:
         data_fingerprint=data_fingerprint,
         clv_scale=shipped.clv_scale,
         numeric_blocks=shipped.candidate.numeric_blocks,
-        inputs="fused",
-        selection={**selection, "gbm": baseline_info.get("gbm")},
+        inputs=shipped_variant,
+        selection={**selection, "gbm": baseline_info.get("gbm"), "text_gate": gate},
         metrics=metrics,
         training={**cfg.to_dict(), **context},
     )
