@@ -206,13 +206,30 @@ def test_readme_own_data_walkthrough_on_an_invoice_export(tmp_path):
     ) == [("500030", "null_customer_id"), ("500045", "null_customer_id")]
     assert run.scalar("select count(*) from stg_orders") == 27
     assert run.scalar("select count(distinct customer_id) from stg_orders") == 6
+    # Every raw line is accounted for: the repeated product line is summed, not rejected.
     assert (
         run.scalar(
-            "select (select count(*) from stg_order_items) + (select count(*) from "
+            "select (select sum(raw_lines) from stg_order_items) + (select count(*) from "
             "stg_order_items_rejected)"
         )
         == 47
     )
+    assert run.query("select distinct rejection_reason from stg_order_items_rejected") == [
+        ("unknown_order",)
+    ]
+    assert (
+        run.scalar(
+            "select quantity from stg_order_items where order_id = '500005' and product_id = '85123A'"
+        )
+        == 8
+    )
+    # Credit notes become point-in-time refunds; those without a customer are quarantined.
+    assert run.query(
+        "select refund_id, customer_id, round(amount, 2) from stg_refunds order by refund_id"
+    ) == [("C500011", "90002", 39.84), ("C500017", "90003", 12.75), ("C500034", "90005", 5.0)]
+    assert run.query(
+        "select refund_id, rejection_reason from stg_refunds_rejected order by refund_id"
+    ) == [("500050", "null_customer_id"), ("C500046", "null_customer_id")]
     # No categories in the export: every product is 'uncategorised', and it still builds.
     assert run.scalar("select count(distinct category) from stg_products") == 1
     examples = run.scalar("select count(*) from training_examples")
