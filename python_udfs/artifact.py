@@ -152,14 +152,24 @@ def resolve_artifact(path: Path | str) -> Path:
     )
 
 
+SCALER_KEYS = frozenset({"names", "means", "stds"})
+SCALER_OPTIONAL_KEYS = frozenset({"edges", "bgnbd", "derived"})
+
+
 def _check_scaler(scaler: object, where: str) -> None:
-    if not isinstance(scaler, dict) or set(scaler) != {"names", "means", "stds"}:
+    """The numeric encoding of config.json: the model's feature names (plain identifiers, in
+    order), one mean and std per encoded feature (the names plus any BG/NBD-derived inputs),
+    optional quantile edges and BG/NBD parameters, all consistent with each other."""
+    if not isinstance(scaler, dict) or not set(scaler) >= SCALER_KEYS:
         raise ArtifactError(f"{where}: 'scaler' must be an object with names, means and stds")
+    unknown = sorted(set(scaler) - SCALER_KEYS - SCALER_OPTIONAL_KEYS)
+    if unknown:
+        raise ArtifactError(f"{where}: unknown key(s) in 'scaler': {unknown}")
     names, means, stds = scaler["names"], scaler["means"], scaler["stds"]
-    if not all(isinstance(v, list) for v in (names, means, stds)) or not (
-        len(names) == len(means) == len(stds)
-    ):
-        raise ArtifactError(f"{where}: scaler names, means and stds must be lists of one length")
+    if not all(isinstance(v, list) for v in (names, means, stds)) or len(means) != len(stds):
+        raise ArtifactError(
+            f"{where}: scaler names, means and stds must be lists (one mean per std)"
+        )
     bad = [n for n in names if not isinstance(n, str) or not FEATURE_NAME_PATTERN.fullmatch(n)]
     if bad:
         raise ArtifactError(f"{where}: feature names that are not plain identifiers: {bad[:5]}")
@@ -168,6 +178,10 @@ def _check_scaler(scaler: object, where: str) -> None:
     numbers = [*means, *stds]
     if not all(isinstance(v, int | float) and v == v and abs(v) != float("inf") for v in numbers):
         raise ArtifactError(f"{where}: scaler means and stds must be finite numbers")
+    try:
+        FeatureScaler.from_dict(scaler)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{where}: inconsistent 'scaler': {error}") from error
 
 
 def read_config(directory: Path) -> ArtifactConfig:

@@ -219,7 +219,8 @@ def test_readme_own_data_walkthrough_on_an_invoice_export(tmp_path):
     ]
     assert (
         run.scalar(
-            "select quantity from stg_order_items where order_id = '500005' and product_id = '85123A'"
+            "select quantity from stg_order_items "
+            "where order_id = '500005' and product_id = '85123A'"
         )
         == 8
     )
@@ -295,3 +296,88 @@ def test_mixed_line_endings_convert_like_the_fixture(tmp_path):
     export.write_bytes(mixed.encode())
     counts = convert_file(export, tmp_path / "out").counts
     assert (counts["orders"], counts["order_items"], counts["refunds"]) == (29, 47, 5)
+
+
+def write_invoice_export(path: Path, customers: int = 120, seed: int = 0) -> None:
+    """A seeded Online-Retail-shaped export big enough to train on: 18 months of invoices with
+    repeated product lines, credit notes (C-prefixed, partial, unlinked) and invoices without
+    a customer id."""
+    import random
+
+    rng = random.Random(seed)
+    products = [(f"P{i:03d}", f"Product {name}") for i, name in enumerate(
+        ["Lantern", "Teapot", "Candle", "Mug", "Blanket", "Vase", "Clock", "Cushion"]
+    )]  # fmt: skip
+    header = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",
+              "Customer ID", "Country"]  # fmt: skip
+    rows, invoice = [], 600000
+    for c in range(customers):
+        customer = str(20000 + c) if c % 15 else ""  # every 15th invoice stream has no id
+        day, rate = rng.randint(0, 300), rng.uniform(0.01, 0.08)
+        while day < 540:
+            invoice += 1
+            when = datetime(2023, 1, 1).toordinal() + day
+            stamp = datetime.fromordinal(when).strftime("%Y-%m-%d 10:00:00")
+            for code, name in rng.sample(products, rng.randint(1, 3)):
+                rows.append([str(invoice), code, name, str(rng.randint(1, 4)), stamp,
+                             f"{rng.uniform(2, 30):.2f}", customer, "United Kingdom"])  # fmt: skip
+            if rng.random() < 0.1:  # the same product again on another line
+                rows.append([*rows[-1][:3], "1", *rows[-1][4:]])
+            if customer and rng.random() < 0.08:  # a partial credit note a few days later
+                credit = datetime.fromordinal(when + 3).strftime("%Y-%m-%d 12:00:00")
+                rows.append([f"C{invoice}", rows[-1][1], rows[-1][2], "-1", credit,
+                             rows[-1][5], customer, "United Kingdom"])  # fmt: skip
+            day += max(1, int(rng.expovariate(rate)))
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_own_data_walkthrough_trains_and_scores_an_invoice_export(tmp_path, tiny_bert):
+    """README "Using your own data", every step: convert the export, build the features,
+    train on that warehouse (its own horizons), score every customer in SQL + build the marts."""
+    from training.config import TrainConfig
+    from training.train import main as train
+
+    export = tmp_path / "export.csv"
+    write_invoice_export(export)
+    raw = tmp_path / "raw"
+    convert_file(export, raw)
+    horizons = {"horizon_days": OWN_DATA_HORIZON_DAYS, "churn_horizon_days": OWN_DATA_HORIZON_DAYS}
+    features = run_dbt(tmp_path / "build", raw, raw_format="parquet", extra_vars=horizons)
+    assert features.returncode == 0, features.output[-5000:]
+    assert features.scalar("select count(*) from stg_refunds") > 0
+    assert (
+        features.scalar(
+            "select count(*) from stg_orders_rejected where rejection_reason = 'null_customer_id'"
+        )
+        > 0
+    )
+    artifacts = tmp_path / "artifacts"
+    train(
+        TrainConfig(
+            database=features.db_path,
+            output_dir=artifacts,
+            base_model=str(tiny_bert),
+            mode="head",
+            epochs=2,
+            grid="none",
+            baselines=False,
+            progress=False,
+        )
+    )
+    scored = run_dbt(
+        tmp_path / "build", raw, raw_format="parquet", extra_vars=horizons, model_path=artifacts
+    )
+    assert scored.returncode == 0, scored.output[-5000:]
+    customers = scored.scalar("select count(*) from customer_features")
+    assert customers > 100
+    assert (
+        scored.scalar(
+            "select count(*) from customer_scores where isfinite(predicted_clv) "
+            "and churn_probability between 0 and 1"
+        )
+        == customers
+    )
+    assert scored.scalar("select count(*) from customer_segments") == customers
