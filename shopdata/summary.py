@@ -12,12 +12,15 @@ import duckdb
 from python_udfs import settings
 
 QUERIES = {
-    "Raw rows, clean and quarantined": """
+    "Raw rows, clean and quarantined (order_items: raw lines; staging sums repeated ones)": """
         select 'orders' as table_name,
             (select count(*) from stg_orders) as clean,
             (select count(*) from stg_orders_rejected) as rejected
-        union all select 'order_items', (select count(*) from stg_order_items),
+        union all select 'order_items',
+            (select cast(coalesce(sum(raw_lines), 0) as bigint) from stg_order_items),
             (select count(*) from stg_order_items_rejected)
+        union all select 'refunds', (select count(*) from stg_refunds),
+            (select count(*) from stg_refunds_rejected)
         union all select 'products', (select count(*) from stg_products),
             (select count(*) from stg_products_rejected)
         union all select 'events', (select count(*) from stg_events),
