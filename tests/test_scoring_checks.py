@@ -17,7 +17,13 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from python_udfs.artifact import ArtifactError, load_artifact, read_config, resolve_artifact
+from python_udfs.artifact import (
+    ARTIFACT_FORMAT,
+    ArtifactError,
+    load_artifact,
+    read_config,
+    resolve_artifact,
+)
 from python_udfs.artifact import set_current as point_current
 from python_udfs.scoring import Scorer, ScoringError
 from python_udfs.udfs import register
@@ -68,8 +74,11 @@ def _nan_weights(directory: Path) -> None:
     ("broken", "message"),
     [
         ("{not json", "cannot read .*config.json"),
-        ('{"format_version": 1, "model_version": "v1", "surprise": 1}', "unknown key.*surprise"),
-        ('{"format_version": 1}', "missing key.*model_version"),
+        (
+            f'{{"format_version": {ARTIFACT_FORMAT}, "model_version": "v1", "surprise": 1}}',
+            "unknown key.*surprise",
+        ),
+        (f'{{"format_version": {ARTIFACT_FORMAT}}}', "missing key.*model_version"),
         ("[1, 2]", "expected a JSON object"),
     ],
 )
@@ -183,7 +192,9 @@ def test_malformed_config_fails_only_the_models_that_need_the_model(
 ):
     """Defect 13: a bad config.json broke every dbt command, feature builds included."""
     artifacts = _copy_artifact(tiny_artifacts, tmp_path)
-    (artifacts / "v1" / "config.json").write_text('{"format_version": 1, "model_version": "v1"}')
+    (artifacts / "v1" / "config.json").write_text(
+        f'{{"format_version": {ARTIFACT_FORMAT}, "model_version": "v1"}}'
+    )
     features = _scoring_run(
         scored_warehouse, small_warehouse, tmp_path / "f", artifacts,
         "build", "--select", "cutoffs", "customer_rfm",
