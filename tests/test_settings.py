@@ -42,7 +42,7 @@ def test_defaults_are_the_bundled_demo(clean_env):
     loaded = settings.load()
     assert loaded.raw_path == "data/cdnow" and loaded.raw_format == "csv"
     assert loaded.horizon_days == 273 and loaded.as_of_date is None
-    assert loaded.training_cutoffs == {"step_days": 91, "count": 3}
+    assert loaded.training_cutoffs == {"step_days": 91, "count": 8}
     assert loaded.duckdb_path == Path("warehouse/clv.duckdb")
     assert loaded.model_path == Path("artifacts")
 
