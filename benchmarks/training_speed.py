@@ -16,9 +16,10 @@ import time
 import numpy as np
 import torch
 
+from python_udfs.encoding import encode_texts
 from python_udfs.features import FeatureScaler
+from python_udfs.hardware import default_device
 from python_udfs.model import ClvModel, pooling_for
-from python_udfs.scoring import encode_texts
 from training.config import TrainConfig
 from training.data import load_examples, read_table
 from training.train import (
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--texts", type=int, default=2000)
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     latest = read_table(args.database, "select max(cutoff_date) as c from training_examples")
     examples = load_examples(args.database, [str(latest.column("c")[0].as_py())])
     numeric = FeatureScaler.fit(examples.feature_names, examples.numeric).transform(
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = list(dict.fromkeys(examples.texts))[: args.texts]
     tokens = np.mean([len(t) for t in tokenizer(texts)["input_ids"]])
     started = time.perf_counter()
-    encode_texts(model, tokenizer, texts, 64, batch_size=64, device=device)
+    encode_texts(model, tokenizer, texts, 64, "fp32", device=device)
     seconds = time.perf_counter() - started
     result["encode"] = {
         "texts": len(texts),

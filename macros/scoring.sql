@@ -9,7 +9,8 @@
             'model_version': 'lint_placeholder', 'path': 'lint',
             'feature_names': warehouse_feature_names(),
             'text_template_version': behaviour_text_version() | trim | replace("'", ""),
-            'horizon_days': none, 'churn_horizon_days': none, 'placeholder': true}) }}
+            'horizon_days': none, 'churn_horizon_days': none, 'placeholder': true,
+            'uses_text': true, 'embedding_dim': 384, 'precision': 'fp32'}) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return({'model_version': '', 'feature_names': [], 'text_template_version': ''}) }}
@@ -149,4 +150,78 @@
         copy (select * from {{ this }}) to {{ sql_string(path ~ '/' ~ this.identifier ~ '.parquet') }}
         (format parquet)
     {%- endif -%}
+{%- endmacro %}
+
+{% macro text_hash(text) -%}
+    {#- The key of a behaviour text in text_embeddings (128-bit). -#}
+    md5_number({{ text }})
+{%- endmacro %}
+
+{% macro texts_in_use() -%}
+    {#- The distinct behaviour texts scoring needs: every customer's at as_of_date and the
+        backtest's (the latest training cutoff), with their key and as_of_date. -#}
+    select distinct
+        behaviour_text,
+        {{ text_hash('behaviour_text') }} as text_hash,
+        (select max(cutoff_date) from {{ ref('customer_features') }}) as as_of_date
+    from (
+        select behaviour_text from {{ ref('customer_features') }}
+        union all
+        select behaviour_text from {{ ref('training_examples') }}
+        where cutoff_date = (select max(cutoff_date) from {{ ref('training_examples') }})
+    ) as texts
+{%- endmacro %}
+
+{% macro refresh_text_embeddings() -%}
+    {#- Post-hook of text_embeddings: mark the embeddings in use today, then evict those no
+        customer has used for embedding_retention_days (any encoder's). -#}
+    update {{ this }} as embeddings
+    set last_used_on = in_use.as_of_date
+    from ({{ texts_in_use() }}) as in_use
+    where
+        embeddings.text_hash = in_use.text_hash
+        and embeddings.last_used_on < in_use.as_of_date;
+    delete from {{ this }}
+    where last_used_on < (select max(cutoff_date) from {{ ref('customer_features') }})
+        - interval {{ setting('embedding_retention_days') }} day
+{%- endmacro %}
+
+{% macro with_embeddings(model, rows) -%}
+    {#- `rows` (a CTE with behaviour_text) with the `embedding` of its text for the loaded
+        model's encoder, from text_embeddings; NULL for a numeric-only model (which ignores
+        it). A text model's row without an embedding stops the build (text_embeddings runs
+        first, so that means it was built for another model). -#}
+    {%- set embeddings = ref('text_embeddings') -%}
+    {%- if execute and not model.get('placeholder') and not adapter.get_relation(
+        database=embeddings.database, schema=embeddings.schema,
+        identifier=embeddings.identifier) -%}
+        {{ exceptions.raise_compiler_error(
+            "text_embeddings does not exist yet, so " ~ this.identifier ~ " cannot be scored. "
+            ~ "Build it first: dbt build --select +" ~ this.identifier
+            ~ " (or --select tag:scoring).") }}
+    {%- endif -%}
+    {%- if model.get('uses_text', true) %}
+        select
+            {{ rows }}.*,
+            case
+                when text_embeddings.embedding is not null then text_embeddings.embedding
+                else error(
+                    'text_embeddings has no embedding of the behaviour text of customer '
+                    || {{ rows }}.customer_id || ' for the encoder of model '
+                    || clv_model_version() || '. Rebuild it: dbt build --select '
+                    || '+text_embeddings (or --select tag:scoring).'
+                )
+            end as embedding
+        from {{ rows }}
+        left join {{ embeddings }} as text_embeddings
+            on
+                text_embeddings.text_hash = {{ text_hash(rows ~ '.behaviour_text') }}
+                and text_embeddings.encoder_fingerprint
+                = (select clv_encoder_fingerprint())
+    {%- else %}
+        select
+            {{ rows }}.*,
+            cast(null as float[{{ model.embedding_dim | int }}]) as embedding
+        from {{ rows }}
+    {%- endif %}
 {%- endmacro %}

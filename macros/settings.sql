@@ -19,6 +19,7 @@
         'min_population_share': 'share',
         'implausible_amount_factor': 'positive_int',
         'text_token_budget': 'positive_int',
+        'embedding_retention_days': 'positive_int',
     }) }}
 {%- endmacro %}
 

@@ -8,24 +8,31 @@ Layout of ``<artifacts>/<model_version>/``::
     tokenizer/          the tokenizer files
 
 ``<artifacts>/current`` is a one-line text file naming the version that scoring uses.
-Never pickle, never ``trust_remote_code``.
+Never pickle, never ``trust_remote_code``. Reading and checking config.json and the encoder
+fingerprint import neither torch nor transformers; building the model does.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
+import struct
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from python_udfs.features import FeatureScaler
-from python_udfs.model import ClvModel
+from python_udfs.hardware import PRECISIONS
+from python_udfs.schema import LENGTH_STEP, MIN_BATCH_ROWS
+
+if TYPE_CHECKING:  # torch and transformers load only when a model does (python_udfs.plugin)
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from python_udfs.model import ClvModel
 
 ARTIFACT_FORMAT = 2  # 2: encoded numeric features (PLE, BG/NBD inputs), residual tower
 CURRENT_POINTER = "current"
@@ -68,6 +75,7 @@ class ArtifactConfig:
     selection: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    precision: str = "fp32"  # the encoder's autocast in training; scoring uses the same
     format_version: int = ARTIFACT_FORMAT
 
     @property
@@ -99,6 +107,8 @@ def save_artifact(
     directory: Path, model: ClvModel, tokenizer: PreTrainedTokenizerBase, config: ArtifactConfig
 ) -> Path:
     """Write the artifact directory; returns it."""
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -219,6 +229,8 @@ def read_config(directory: Path) -> ArtifactConfig:
             raise ArtifactError(f"{path}: {key} must be a whole number of days, not {value!r}")
     if not isinstance(raw["text_template_version"], str):
         raise ArtifactError(f"{path}: text_template_version must be a string")
+    if raw.get("precision", "fp32") not in PRECISIONS:
+        raise ArtifactError(f"{path}: precision must be one of {PRECISIONS}")
     return ArtifactConfig(**raw)
 
 
@@ -237,11 +249,18 @@ def check_weights_features(metadata: dict, config: ArtifactConfig, directory: Pa
 
 
 def load_artifact(
-    path: Path | str, device: str | torch.device = "cpu"
+    path: Path | str, device: str | torch.device = "cpu", config: ArtifactConfig | None = None
 ) -> tuple[ClvModel, PreTrainedTokenizerBase, ArtifactConfig]:
-    """Rebuild the model from an artifact (no download, no remote code), in eval mode."""
+    """Rebuild the model from an artifact (no download, no remote code), in eval mode.
+    `config`: the artifact's config.json when the caller has read it already."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from python_udfs.model import ClvModel
+
     directory = resolve_artifact(path)
-    config = read_config(directory)
+    config = config or read_config(directory)
     encoder_config = AutoConfig.from_pretrained(directory / "encoder", trust_remote_code=False)
     encoder = AutoModel.from_config(encoder_config, trust_remote_code=False)
     model = ClvModel(
@@ -269,3 +288,53 @@ def load_artifact(
         )
     tokenizer = AutoTokenizer.from_pretrained(directory / "tokenizer", trust_remote_code=False)
     return model.to(device).eval(), tokenizer, config
+
+
+ENCODER_PREFIX = "encoder."
+HEADER_BYTES = 8  # safetensors: u64 little-endian header length, JSON header, raw tensor data
+HASH_BLOCK = 1 << 22
+
+
+def _weights_header(weights: Path) -> tuple[dict, int]:
+    """The safetensors JSON header of `weights` and the offset where tensor data starts."""
+    with weights.open("rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(HEADER_BYTES))
+        header = json.loads(handle.read(size))
+    return header, HEADER_BYTES + size
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(weights: Path, stamp: tuple[int, int], tokenizer: Path, recipe: str) -> str:
+    digest = hashlib.blake2b(recipe.encode(), digest_size=16)
+    try:
+        header, start = _weights_header(weights)
+        with weights.open("rb") as handle:
+            for name in sorted(k for k in header if k.startswith(ENCODER_PREFIX)):
+                entry = header[name]
+                digest.update(json.dumps([name, entry["dtype"], entry["shape"]]).encode())
+                begin, end = entry["data_offsets"]
+                handle.seek(start + begin)
+                for offset in range(begin, end, HASH_BLOCK):
+                    digest.update(handle.read(min(HASH_BLOCK, end - offset)))
+        for file in sorted(p for p in tokenizer.rglob("*") if p.is_file()):
+            digest.update(file.name.encode() + file.read_bytes())
+    except (OSError, ValueError, KeyError, struct.error) as error:
+        raise ArtifactError(f"cannot read the encoder weights in {weights}: {error}") from error
+    return "enc-" + digest.hexdigest()
+
+
+def encoder_fingerprint(path: Path | str, config: ArtifactConfig) -> str:
+    """Identity of the text embeddings this artifact computes: a hash of its encoder weights,
+    tokenizer, pooling, max_length, precision and encoding rule. Models that share a frozen
+    encoder share it, so their embeddings are reused; a fine-tuned encoder gets its own.
+    Reads the weights file directly (no torch)."""
+    directory = resolve_artifact(path)
+    weights = directory / "model.safetensors"
+    stat = weights.stat()
+    recipe = json.dumps(
+        [config.pooling, config.max_length, config.precision, LENGTH_STEP, MIN_BATCH_ROWS],
+        sort_keys=True,
+    )
+    return _fingerprint(
+        weights.resolve(), (stat.st_mtime_ns, stat.st_size), directory / "tokenizer", recipe
+    )

@@ -1,35 +1,36 @@
 """dbt-duckdb plugin: registers the scoring UDFs on dbt's DuckDB connection.
 
-profiles.yml::
+profiles.yml (dbt renders the env vars; this is the one place they are read)::
 
     plugins:
       - module: python_udfs.plugin
         alias: clv
         config:
-          model_path: artifacts        # or env CLV_MODEL_PATH
-          device: ""                   # cpu / cuda; empty = cuda when available
-          export_path: warehouse/exports
+          model_path: "{{ env_var('CLV_MODEL_PATH', 'artifacts') }}"
+          device: "{{ env_var('CLV_DEVICE', '') }}"     # cpu / cuda; empty = cuda if available
+          export_path: "{{ env_var('CLV_EXPORT_PATH', 'warehouse/exports') }}"
+
+Importing it imports neither torch nor transformers (a features-only build pays nothing).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from python_udfs.udfs import DEVICE_ENV, MODEL_PATH_ENV, LazyScorer, register
+from python_udfs.artifact import DEFAULT_ARTIFACTS_DIR
+from python_udfs.udfs import LazyScorer, register
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        model_path = (
-            os.environ.get(MODEL_PATH_ENV) or plugin_config.get("model_path") or "artifacts"
-        )
-        device = os.environ.get(DEVICE_ENV) or plugin_config.get("device") or None
         # One lazily loaded model per dbt process, shared by every connection.
-        self.scorer = LazyScorer(model_path, device)
+        self.scorer = LazyScorer(
+            plugin_config.get("model_path") or DEFAULT_ARTIFACTS_DIR,
+            plugin_config.get("device") or None,
+        )
         export_path = plugin_config.get("export_path")
         if export_path:
             Path(export_path).mkdir(parents=True, exist_ok=True)

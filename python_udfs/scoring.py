@@ -1,8 +1,12 @@
 """Score customers: an Arrow table of behaviour text + numeric features in, predictions out.
 
-Engine-agnostic (DuckDB UDFs, Spark mapInArrow, plain Python). Inside a call identical texts
-are encoded once, texts are sorted by length and batched, and encoder outputs are cached by
-text across calls; the numeric part is cheap. Deterministic and thread-safe.
+Engine-agnostic (DuckDB UDFs, Spark mapInArrow, plain Python). Scoring has two parts:
+
+* ``embed(texts)``: the encoder, the only expensive part; each distinct text is encoded once
+  (python_udfs.encoding's fixed rule) and cached by text across calls;
+* ``score_embedded(embeddings, table)``: the head on precomputed embeddings, cheap.
+
+``score(table)`` does both. Deterministic to the bit and thread-safe.
 """
 
 from __future__ import annotations
@@ -17,23 +21,19 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from python_udfs.artifact import FeatureSchemaError, check_feature_schema, load_artifact
-from python_udfs.features import FeatureScaler
-from python_udfs.model import ClvModel
-from python_udfs.ziln import ziln_expected_value, ziln_params, ziln_quantiles
-
-TEXT_COLUMN = "behaviour_text"
-OUTPUT_SCHEMA = pa.schema(
-    [
-        ("predicted_clv", pa.float64()),
-        ("churn_probability", pa.float64()),
-        ("purchase_probability", pa.float64()),
-        ("clv_p10", pa.float64()),
-        ("clv_p50", pa.float64()),
-        ("clv_p90", pa.float64()),
-        ("model_version", pa.string()),
-    ]
+from python_udfs.artifact import (
+    ArtifactConfig,
+    FeatureSchemaError,
+    check_feature_schema,
+    encoder_fingerprint,
+    load_artifact,
 )
+from python_udfs.encoding import encode_texts, predict_from_embeddings
+from python_udfs.features import FeatureScaler
+from python_udfs.hardware import default_device
+from python_udfs.schema import OUTPUT_SCHEMA, TEXT_COLUMN
+
+EMBEDDING_CACHE_TEXTS = 200_000
 
 
 class ScoringError(RuntimeError):
@@ -54,97 +54,27 @@ def check_finite(out: dict[str, np.ndarray], model_version: str, where: Path | s
         )
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@torch.inference_mode()
-def encode_texts(
-    model: ClvModel,
-    tokenizer,
-    texts: Sequence[str],
-    max_length: int,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    progress: bool = False,
-) -> torch.Tensor:
-    """Pooled embeddings [N, H] (float32, CPU) of `texts`: each distinct text is encoded
-    once, in batches of similar length."""
-    from tqdm.auto import tqdm
-
-    texts, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-    lengths = [
-        len(ids)
-        for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-    ]
-    order = np.argsort(lengths, kind="stable")
-    out = torch.empty(len(texts), model.encoder.config.hidden_size)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda"))
-    batches = range(0, len(texts), batch_size)
-    for start in tqdm(batches, desc="encoding texts", unit="batch", disable=not progress):
-        idx = order[start : start + batch_size]
-        batch = tokenizer(
-            [texts[i] for i in idx],
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="pt",
-        ).to(device)
-        with autocast:
-            emb = model.embed(batch["input_ids"], batch["attention_mask"])
-        out[torch.as_tensor(idx)] = emb.float().cpu()
-    return out[torch.as_tensor(inverse)]
-
-
-@torch.inference_mode()
-def predict_from_embeddings(
-    model: ClvModel,
-    embeddings: torch.Tensor,
-    numeric: np.ndarray,
-    device="cpu",
-    clv_scale: float = 1.0,
-) -> dict[str, np.ndarray]:
-    """Head outputs for precomputed embeddings [N,H] and scaled numeric features [N,F].
-
-    `clv_scale` multiplies the revenue distribution (mu + log scale): the artifact's
-    calibration of total predicted revenue on the training rows."""
-    ziln, churn = model.head_forward(embeddings.to(device), torch.as_tensor(numeric, device=device))
-    ziln, churn = ziln.float(), churn.float()
-    ziln = ziln + torch.tensor([0.0, float(np.log(clv_scale)), 0.0], device=ziln.device)
-    p, _, _ = ziln_params(ziln)
-    q = ziln_quantiles(ziln, (0.1, 0.5, 0.9))
-    return {
-        "predicted_clv": ziln_expected_value(ziln).cpu().numpy().astype(np.float64),
-        "churn_probability": torch.sigmoid(churn).cpu().numpy().astype(np.float64),
-        "purchase_probability": p.cpu().numpy().astype(np.float64),
-        "clv_p10": q[:, 0].cpu().numpy().astype(np.float64),
-        "clv_p50": q[:, 1].cpu().numpy().astype(np.float64),
-        "clv_p90": q[:, 2].cpu().numpy().astype(np.float64),
-    }
-
-
 class Scorer:
-    """A loaded artifact that scores Arrow batches.
+    """A loaded artifact that embeds texts and scores Arrow batches.
 
     `score(table)` takes a table with `behaviour_text` and the artifact's numeric feature
-    columns (in its order; extra columns are ignored, missing ones are an error) and returns a
-    table of OUTPUT_SCHEMA with one row per input row.
+    columns (extra columns are ignored, missing ones are an error) and returns a table of
+    OUTPUT_SCHEMA with one row per input row.
     """
 
     def __init__(
         self,
         artifact: Path | str,
         device: str | torch.device | None = None,
-        batch_size: int = 64,
-        cache_size: int = 200_000,
+        cache_size: int = EMBEDDING_CACHE_TEXTS,
+        config: ArtifactConfig | None = None,
     ) -> None:
-        self.device = torch.device(device) if device else default_device()
-        self.model, self.tokenizer, self.config = load_artifact(artifact, self.device)
+        self.device = default_device(str(device) if device else None)
+        self.model, self.tokenizer, self.config = load_artifact(artifact, self.device, config)
         self.path = Path(artifact)
         self.scaler = FeatureScaler.from_dict(self.config.scaler)
-        self.batch_size = batch_size
         self.cache_size = cache_size
-        self._cache: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -155,45 +85,73 @@ class Scorer:
     def model_version(self) -> str:
         return self.config.model_version
 
-    def check_columns(self, columns: Sequence[str]) -> None:
-        """Raise FeatureSchemaError unless the text and every model feature are in `columns`."""
-        if TEXT_COLUMN not in columns:
+    @property
+    def uses_text(self) -> bool:
+        return self.model.uses_text
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.model.encoder.config.hidden_size)
+
+    @property
+    def encoder_fingerprint(self) -> str:
+        return encoder_fingerprint(self.path, self.config)
+
+    def check_columns(self, columns: Sequence[str], text: bool = True) -> None:
+        """Raise FeatureSchemaError unless every model feature (and the text, when `text`) is
+        in `columns`."""
+        if text and TEXT_COLUMN not in columns:
             raise FeatureSchemaError(f"scoring input lacks the {TEXT_COLUMN} column")
         features = [c for c in columns if c != TEXT_COLUMN]
         if any(name not in features for name in self.feature_names):
             check_feature_schema(self.feature_names, features)
 
-    def _embeddings(self, texts: list[str]) -> torch.Tensor:
-        """Embeddings of texts [N, H], computing only unique, uncached ones."""
+    def embed(self, texts: Sequence[str | None]) -> np.ndarray:
+        """Embeddings [N, H] (float32) of `texts` (None counts as ""), encoding only distinct
+        texts not in the cache; each row depends on its own text only."""
+        texts = [t if t is not None else "" for t in texts]
         keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-        todo = {}
-        for key, text in zip(keys, texts, strict=True):
-            if key not in self._cache and key not in todo:
-                todo[key] = text
-        if todo:
-            fresh = encode_texts(
-                self.model,
-                self.tokenizer,
-                list(todo.values()),
-                self.config.max_length,
-                self.batch_size,
-                self.device,
+        with self._lock:
+            todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}
+            if todo:
+                fresh = encode_texts(
+                    self.model,
+                    self.tokenizer,
+                    list(todo.values()),
+                    self.config.max_length,
+                    self.config.precision,
+                    self.device,
+                ).numpy()
+                for key, row in zip(todo, fresh, strict=True):
+                    self._cache[key] = row.copy()  # not a view that pins the whole batch
+            for key in keys:
+                self._cache.move_to_end(key)
+            rows = np.stack([self._cache[key] for key in keys]) if keys else self._empty()
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        if not np.isfinite(rows).all():
+            raise ScoringError(
+                f"model {self.model_version} ({self.path}) gave NaN or infinite text "
+                f"embeddings; its encoder weights are corrupt: retrain (make train)"
             )
-            for key, emb in zip(todo, fresh, strict=True):
-                self._cache[key] = emb.clone()  # not a view that pins the whole batch
-        for key in keys:
-            self._cache.move_to_end(key)
-        rows = torch.stack([self._cache[key] for key in keys])
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
         return rows
 
-    def score(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
-        self.check_columns(table.schema.names)
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.embedding_dim), dtype=np.float32)
+
+    def score_embedded(
+        self, embeddings: np.ndarray | None, table: pa.Table | pa.RecordBatch
+    ) -> pa.Table:
+        """Scores of `table`'s feature columns with precomputed `embeddings` [N, H] (ignored,
+        and may be None, for a numeric-only model)."""
+        self.check_columns(table.schema.names, text=False)
         n = table.num_rows
         if n == 0:
             return OUTPUT_SCHEMA.empty_table()
-        texts = [t if t is not None else "" for t in table.column(TEXT_COLUMN).to_pylist()]
+        if not self.uses_text or embeddings is None:
+            if self.uses_text:
+                raise ValueError(f"model {self.model_version} reads text: pass its embeddings")
+            embeddings = np.zeros((n, 1), dtype=np.float32)
         numeric = np.column_stack(
             [
                 table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -201,10 +159,9 @@ class Scorer:
             ]
         )
         with self._lock:
-            embeddings = self._embeddings(texts)
             out = predict_from_embeddings(
                 self.model,
-                embeddings,
+                torch.as_tensor(embeddings),
                 self.scaler.transform(numeric),
                 self.device,
                 self.config.clv_scale,
@@ -213,3 +170,11 @@ class Scorer:
         arrays = [pa.array(out[name]) for name in OUTPUT_SCHEMA.names[:-1]]
         arrays.append(pa.array([self.model_version] * n, pa.string()))
         return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
+
+    def score(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
+        """Scores of a table with `behaviour_text` and the feature columns."""
+        self.check_columns(table.schema.names)
+        if table.num_rows == 0:
+            return OUTPUT_SCHEMA.empty_table()
+        embeddings = self.embed(table.column(TEXT_COLUMN).to_pylist()) if self.uses_text else None
+        return self.score_embedded(embeddings, table)

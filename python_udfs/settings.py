@@ -48,6 +48,7 @@ SETTINGS: dict[str, str] = {
     "min_population_share": "share",
     "implausible_amount_factor": "positive_int",
     "text_token_budget": "positive_int",
+    "embedding_retention_days": "positive_int",
 }
 RAW_FORMATS = ("csv", "parquet")
 CUTOFF_KEYS = ("start", "step_days", "count")

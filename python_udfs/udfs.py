@@ -5,19 +5,27 @@
     udfs.register(con, "artifacts")
     con.sql("select customer_id, clv_score(behaviour_text, struct_pack(...)) from ...")
 
-Functions (vectorised Arrow UDFs; a NULL text or NULL feature struct gives NULL, a NULL or NaN
-feature inside the struct counts as missing):
+Functions (vectorised Arrow UDFs; a NULL argument gives NULL, a NULL or NaN feature inside the
+struct counts as missing):
 
 * ``clv_score(behaviour_text VARCHAR, features STRUCT(<model features> DOUBLE))`` ->
   STRUCT(predicted_clv, churn_probability, purchase_probability, clv_p10, clv_p50, clv_p90,
-  model_version)
-* ``predict_clv(...)`` -> DOUBLE and ``predict_churn(...)`` -> DOUBLE, same arguments
-* ``clv_model_version()`` and ``clv_model_info()`` (JSON: version, feature names in model
-  order, text template version, horizons), which the dbt models use to check the schema
+  model_version): text and head in one call, for ad-hoc SQL on any connection;
+* ``predict_clv(...)`` -> DOUBLE and ``predict_churn(...)`` -> DOUBLE, same arguments;
+* the two parts of scoring, which the dbt models use: ``clv_embed(behaviour_text)`` ->
+  FLOAT[H] (the encoder, the expensive part) and ``clv_score_embedded(embedding FLOAT[H],
+  features)`` -> the STRUCT above (the head, cheap); for a numeric-only model the embedding is
+  ignored and may be NULL. ``clv_score(t, f)`` equals ``clv_score_embedded(clv_embed(t), f)``
+  to the bit;
+* ``clv_model_version()``, ``clv_model_info()`` (JSON: version, feature names in model order,
+  text template, horizons, whether the model reads text, embedding size, precision) and
+  ``clv_encoder_fingerprint()``, which the dbt models use to check the schema and key
+  text_embeddings.
 
-The model loads lazily, once per process, on the first call; without an artifact, or with a
-malformed one, the feature-less functions raise a clear error naming the file and the problem
-(so only the models that need a model fail). Registering twice on one connection is fine.
+Importing this module imports neither torch nor transformers: the model loads lazily, once
+per process, on the first call that needs it. Without an artifact, or with a malformed one,
+the functions raise a clear error naming the file and the problem (so only the models that
+need a model fail). Registering twice on one connection is fine.
 """
 
 from __future__ import annotations
@@ -25,36 +33,55 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from python_udfs import settings
 from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, resolve_artifact
-from python_udfs.scoring import OUTPUT_SCHEMA, TEXT_COLUMN, Scorer
+from python_udfs.schema import TEXT_COLUMN, output_sql_type
+
+if TYPE_CHECKING:
+    from python_udfs.scoring import Scorer
 
 logger = logging.getLogger(__name__)
-MODEL_PATH_ENV = "CLV_MODEL_PATH"
-DEVICE_ENV = "CLV_DEVICE"
+PROGRESS_EVERY_S = 15.0
 
 
 class LazyScorer:
-    """Loads the artifact on first use, once, under a lock (DuckDB calls UDFs from threads)."""
+    """One artifact per process: resolved and read once, loaded on first use, under a lock
+    (DuckDB calls UDFs from several threads). Everything it reports about the model comes
+    from that one reading, so a `current` pointer moved mid-run changes nothing."""
 
     def __init__(self, model_path: Path | str, device: str | None = None) -> None:
         self.model_path = Path(model_path)
         self.device = device or None
+        self._directory: Path | None = None
+        self._config: ArtifactConfig | None = None
         self._scorer: Scorer | None = None
         self._lock = threading.Lock()
+        self._embedded = 0
+        self._last_log = time.monotonic()
 
     def artifact_dir(self) -> Path:
-        return resolve_artifact(self.model_path)
+        if self._directory is None:
+            self._directory = resolve_artifact(self.model_path)
+        return self._directory
 
     def artifact_config(self) -> ArtifactConfig:
-        return read_config(self.artifact_dir())
+        if self._config is None:
+            self._config = read_config(self.artifact_dir())
+        return self._config
+
+    def encoder_fingerprint(self) -> str:
+        from python_udfs.artifact import encoder_fingerprint
+
+        return encoder_fingerprint(self.artifact_dir(), self.artifact_config())
 
     def get(self) -> Scorer:
         if self._scorer is None:
@@ -62,21 +89,75 @@ class LazyScorer:
                 if self._scorer is None:
                     import transformers
 
+                    from python_udfs.scoring import Scorer
+
                     transformers.logging.set_verbosity_error()  # no weight-loading bars in dbt
                     transformers.logging.disable_progress_bar()
-                    self._scorer = Scorer(self.artifact_dir(), device=self.device)
+                    self._scorer = Scorer(
+                        self.artifact_dir(), device=self.device, config=self.artifact_config()
+                    )
                     logger.info(
-                        "loaded model %s on %s", self._scorer.model_version, self._scorer.device
+                        "loaded model %s on %s (%s)",
+                        self._scorer.model_version,
+                        self._scorer.device,
+                        self._scorer.config.precision,
                     )
         return self._scorer
 
+    def count_embedded(self, n: int) -> None:
+        """Log the encoder's progress every PROGRESS_EVERY_S seconds (dbt shows the log)."""
+        self._embedded += n
+        if time.monotonic() - self._last_log >= PROGRESS_EVERY_S:
+            self._last_log = time.monotonic()
+            logger.info("clv_embed: %d distinct texts embedded so far", self._embedded)
 
-def _input_table(text: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Table:
-    """The UDF arguments as one table: behaviour_text + one column per struct field."""
-    struct = features.combine_chunks()
+    def model_info(self) -> dict:
+        config = self.artifact_config()
+        return {
+            "model_version": config.model_version,
+            "feature_names": config.feature_names,
+            "text_template_version": config.text_template_version,
+            "horizon_days": config.horizon_days,
+            "churn_horizon_days": config.churn_horizon_days,
+            "uses_text": config.inputs != "numeric",
+            "embedding_dim": _embedding_dim(self.artifact_dir()),
+            "precision": config.precision,
+            "path": str(self.artifact_dir()),
+        }
+
+
+def _embedding_dim(directory: Path) -> int:
+    """hidden_size of the artifact's encoder config (no model load)."""
+    path = directory / "encoder" / "config.json"
+    try:
+        encoder = json.loads(path.read_text())
+        return int(encoder.get("hidden_size") or encoder["n_embd"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ArtifactError(f"cannot read the encoder size from {path}: {error}") from error
+
+
+def _feature_table(features: pa.ChunkedArray | pa.StructArray) -> pa.Table:
+    """The feature struct as a table with one column per field."""
+    struct = features.combine_chunks() if isinstance(features, pa.ChunkedArray) else features
     names = [struct.type.field(i).name for i in range(struct.type.num_fields)]
-    return pa.Table.from_arrays(
-        [text.combine_chunks(), *struct.flatten()], names=[TEXT_COLUMN, *names]
+    return pa.Table.from_arrays(struct.flatten(), names=names)
+
+
+def _embedding_matrix(embedding: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+    """A FLOAT[dim] column as an [N, dim] float32 matrix (NULL rows are an error)."""
+    array = embedding.combine_chunks() if isinstance(embedding, pa.ChunkedArray) else embedding
+    if array.null_count or len(array.flatten()) != len(array) * dim:
+        raise ValueError(
+            f"clv_score_embedded got {array.null_count} NULL embedding(s) for a model that reads "
+            f"text: every behaviour_text must be in text_embeddings (dbt build --select "
+            f"+customer_scores embeds missing texts)"
+        )
+    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+
+
+def _as_struct(table: pa.Table) -> pa.StructArray:
+    return pa.StructArray.from_arrays(
+        [column.combine_chunks() for column in table.columns], names=table.column_names
     )
 
 
@@ -88,77 +169,87 @@ def _create_function(con: duckdb.DuckDBPyConnection, name: str, *args, **kwargs)
     con.create_function(name, *args, **kwargs)
 
 
+def _register_info(con: duckdb.DuckDBPyConnection, scorer: LazyScorer) -> None:
+    """The feature-less functions that describe the model."""
+    for name, function in (
+        ("clv_model_version", lambda: scorer.artifact_config().model_version),
+        ("clv_model_info", lambda: json.dumps(scorer.model_info())),
+        ("clv_encoder_fingerprint", scorer.encoder_fingerprint),
+    ):
+        _create_function(con, name, function, [], "VARCHAR", side_effects=True)
+
+
+def _register_scoring(
+    con: duckdb.DuckDBPyConnection, scorer: LazyScorer, names: list[str], dim: int
+) -> None:
+    """The functions that take features: their STRUCT type is the model's feature list."""
+    struct = "STRUCT(" + ", ".join(f'"{n}" DOUBLE' for n in names) + ")"
+    embedding_type = f"FLOAT[{dim}]"
+    score_type = output_sql_type()
+
+    def score(text: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Table:
+        table = _feature_table(features)
+        return scorer.get().score(table.append_column(TEXT_COLUMN, text.combine_chunks()))
+
+    def clv_embed(text: pa.ChunkedArray) -> pa.Array:
+        rows = scorer.get().embed(text.to_pylist())
+        scorer.count_embedded(len(rows))
+        return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), dim)
+
+    def clv_score_embedded(embedding: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Array:
+        # Called with NULLs (null_handling="special"): a numeric-only model takes a NULL
+        # embedding; a NULL feature struct gives a NULL score, as in the other functions.
+        model = scorer.get()
+        matrix = _embedding_matrix(embedding, dim) if model.uses_text else None
+        struct = features.combine_chunks()
+        scored = _as_struct(model.score_embedded(matrix, _feature_table(struct)))
+        if not struct.null_count:
+            return scored
+        return pa.StructArray.from_arrays(
+            scored.flatten(), fields=list(scored.type), mask=struct.is_null()
+        )
+
+    for name, function, arguments, returns in (
+        ("clv_score", lambda t, f: _as_struct(score(t, f)), ["VARCHAR", struct], score_type),
+        ("predict_clv", lambda t, f: score(t, f).column("predicted_clv"), ["VARCHAR", struct],
+         "DOUBLE"),
+        ("predict_churn", lambda t, f: score(t, f).column("churn_probability"),
+         ["VARCHAR", struct], "DOUBLE"),
+        ("clv_embed", clv_embed, ["VARCHAR"], embedding_type),
+    ):  # fmt: skip
+        _create_function(con, name, function, arguments, returns, type="arrow")
+    _create_function(
+        con,
+        "clv_score_embedded",
+        clv_score_embedded,
+        [embedding_type, struct],
+        score_type,
+        type="arrow",
+        null_handling="special",
+    )
+
+
 def register(
     con: duckdb.DuckDBPyConnection,
     model_path: Path | str | None = None,
     device: str | None = None,
     scorer: LazyScorer | None = None,
 ) -> LazyScorer:
-    """Register the UDFs on `con`. The model path defaults to the project configuration
-    (env CLV_MODEL_PATH, else profiles.yml's `artifacts`). Never raises for a missing or
-    malformed artifact: the functions raise when called, naming the file and the problem."""
+    """Register the UDFs on `con`. The model path and device default to the project
+    configuration (profiles.yml's plugin config, i.e. env CLV_MODEL_PATH / CLV_DEVICE). Never
+    raises for a missing or malformed artifact: the functions raise when called, naming the
+    file and the problem."""
     if scorer is None:
         configured = None if model_path else settings.load()
         scorer = LazyScorer(
-            model_path or configured.model_path,
-            device or os.environ.get(DEVICE_ENV) or None,
+            model_path or configured.model_path, device or (configured and configured.device)
         )
-
-    def clv_model_version() -> str:
-        return scorer.artifact_config().model_version
-
-    def clv_model_info() -> str:
-        config = scorer.artifact_config()
-        return json.dumps(
-            {
-                "model_version": config.model_version,
-                "feature_names": config.feature_names,
-                "text_template_version": config.text_template_version,
-                "horizon_days": config.horizon_days,
-                "churn_horizon_days": config.churn_horizon_days,
-                "path": str(scorer.artifact_dir()),
-            }
-        )
-
-    for name, function in (
-        ("clv_model_version", clv_model_version),
-        ("clv_model_info", clv_model_info),
-    ):
-        _create_function(con, name, function, [], "VARCHAR", side_effects=True)
+    _register_info(con, scorer)
     try:
         names = scorer.artifact_config().feature_names
+        dim = _embedding_dim(scorer.artifact_dir())
     except (ArtifactError, OSError) as error:
         logger.warning("scoring UDFs not registered: %s", error)
         return scorer
-    struct = "STRUCT(" + ", ".join(f'"{n}" DOUBLE' for n in names) + ")"
-    score_type = (
-        "STRUCT("
-        + ", ".join(
-            f"{field.name} {'VARCHAR' if pa.types.is_string(field.type) else 'DOUBLE'}"
-            for field in OUTPUT_SCHEMA
-        )
-        + ")"
-    )
-
-    def score(text: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Table:
-        return scorer.get().score(_input_table(text, features))
-
-    def clv_score(text, features):
-        scored = score(text, features)
-        return pa.StructArray.from_arrays(
-            [column.combine_chunks() for column in scored.columns], names=scored.column_names
-        )
-
-    def predict_clv(text, features):
-        return score(text, features).column("predicted_clv")
-
-    def predict_churn(text, features):
-        return score(text, features).column("churn_probability")
-
-    for name, function, returns in (
-        ("clv_score", clv_score, score_type),
-        ("predict_clv", predict_clv, "DOUBLE"),
-        ("predict_churn", predict_churn, "DOUBLE"),
-    ):
-        _create_function(con, name, function, ["VARCHAR", struct], returns, type="arrow")
+    _register_scoring(con, scorer, names, dim)
     return scorer

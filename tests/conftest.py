@@ -172,6 +172,7 @@ def tiny_artifacts(small_warehouse, tiny_bert, tmp_path_factory) -> Path:
             epochs=2,
             grid="none",
             variants="fused",
+            text_gate=False,  # ship the fused model: the SQL tests exercise text_embeddings
             baselines=False,
             progress=False,
         )

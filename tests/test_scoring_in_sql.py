@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -90,8 +91,11 @@ def scored_shop(small_warehouse, tiny_artifacts, tmp_path_factory):
     raw = small_warehouse.db_path.parent / "raw"
     dbt_vars = SHOP_VARS
 
-    def build(model_path=tiny_artifacts, *flags):
-        run = run_dbt(work, raw, "parquet", dbt_vars, ("build", *flags), model_path=model_path)
+    def build(model_path=tiny_artifacts, *flags, extra_vars=None):
+        run = run_dbt(
+            work, raw, "parquet", {**dbt_vars, **(extra_vars or {})}, ("build", *flags),
+            model_path=model_path,
+        )  # fmt: skip
         assert run.returncode == 0, run.output[-5000:]
         return run
 
@@ -119,10 +123,35 @@ def test_incremental_runs_rescore_only_what_changed(
 ):
     first = scored_shop()
     before = dict(first.query("select customer_id, scored_at from customer_scores"))
-    second = scored_shop()
+    embedded = first.query("select text_hash, embedded_at from text_embeddings order by 1")
+    customers = first.scalar("select count(*) from customer_scores")
+    as_of = first.scalar("select max(cutoff_date) from customer_features")
+    second = scored_shop()  # the same day again: nothing is rescored, the history is idempotent
     assert dict(second.query("select customer_id, scored_at from customer_scores")) == before
-    assert second.scalar("select count(*) from score_drift") == 2
-    assert second.query("select max(psi) from score_drift")[0][0] == pytest.approx(0, abs=1e-9)
+    assert second.query("select text_hash, embedded_at from text_embeddings order by 1") == embedded
+    assert second.scalar("select count(*) from customer_score_history") == customers
+    assert second.scalar("select count(*) from score_drift") == 0
+
+    next_day = scored_shop(extra_vars={"as_of_date": str(as_of + timedelta(days=1))})
+    history = next_day.query(
+        "select as_of_date, count(*), count(distinct customer_id) from customer_score_history "
+        "group by 1 order by 1"
+    )
+    assert [row[0] for row in history] == [as_of, as_of + timedelta(days=1)]
+    assert all(row[1] == row[2] for row in history)
+    # Only texts not seen before were embedded; the earlier embeddings were kept as they were.
+    kept = dict(next_day.query("select text_hash, embedded_at from text_embeddings"))
+    assert all(kept[text_hash] == at for text_hash, at in embedded)
+    new_texts = next_day.scalar(
+        "select count(distinct behaviour_text) from (select behaviour_text from "
+        "customer_features union all select behaviour_text from training_examples where "
+        "cutoff_date = (select max(cutoff_date) from training_examples)) where md5_number("
+        "behaviour_text) not in (select text_hash from text_embeddings where embedded_at <= "
+        f"timestamp '{max(at for _, at in embedded)}')"
+    )
+    assert len(kept) - len(embedded) == new_texts < len(embedded)
+    assert next_day.scalar("select count(*) from score_drift") == 2
+    assert next_day.scalar("select max(psi) from score_drift") < 0.25
 
     artifacts = tmp_path / "artifacts"
     shutil.copytree(resolve_artifact(tiny_artifacts), artifacts / "old")
@@ -205,7 +234,7 @@ def test_corrupted_weights_fail_the_build_loudly(small_warehouse, tiny_artifacts
     shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
     run = run_dbt(
         tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
-        ("build", "--select", "customer_scores"), model_path=artifacts,
+        ("build", "--select", "text_embeddings", "customer_scores"), model_path=artifacts,
     )  # fmt: skip
     assert run.returncode != 0
     assert "cannot read" in run.output and "model.safetensors" in run.output

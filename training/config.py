@@ -102,6 +102,12 @@ class TrainConfig:
     max_steps: int | None = _opt(None, "stop after this many optimiser steps")
     seed: int = _opt(0, "random seed")
     device: str | None = _opt(None, "cpu, cuda, cuda:1 ... (default: cuda when available)")
+    precision: str = _opt(
+        "auto",
+        "encoder precision, recorded in the artifact and used for scoring (auto: bf16 on CUDA "
+        "and on CPUs with bf16 matrix units, else fp32)",
+        choices=("auto", "fp32", "bf16"),
+    )
     output_dir: Path = _from_settings(
         "model_path", "where artifacts and the current pointer go (default: env CLV_MODEL_PATH)"
     )

@@ -10,9 +10,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from python_udfs.schema import TEXT_COLUMN
+
 ID_COLUMNS = ("customer_id", "cutoff_date")
 LABEL_COLUMNS = ("future_revenue", "future_purchases", "future_purchase_days", "churned")
-TEXT_COLUMN = "behaviour_text"
 
 
 @dataclass

@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
 from python_udfs.artifact import ArtifactConfig, save_artifact, set_current
+from python_udfs.encoding import encode_texts, predict_from_embeddings
 from python_udfs.features import BGNBD_INPUTS, BgNbdInputs, FeatureScaler
+from python_udfs.hardware import autocast, default_device, resolve_precision
 from python_udfs.model import ClvModel, pooling_for
-from python_udfs.scoring import encode_texts, predict_from_embeddings
 from training import baselines
 from training.config import TrainConfig
 from training.data import (
@@ -127,6 +128,7 @@ class Trainer:
         self.churned = torch.as_tensor(examples.churned, dtype=torch.float32)
         self.device = device
         self.on_gpu = device.type == "cuda"
+        self.precision = resolve_precision(cfg.precision, device)
         self.batch_size = cfg.resolved_batch_size(self.on_gpu)
         if not model.uses_text:  # numeric-only: the head ignores the (dummy) embedding
             embeddings = torch.zeros(len(examples), 1)
@@ -149,7 +151,7 @@ class Trainer:
             self.tokenizer,
             self.examples.texts,
             self.cfg.max_length,
-            batch_size=128 if self.on_gpu else 64,
+            self.precision,
             device=self.device,
             progress=self.cfg.progress,
         )
@@ -202,7 +204,7 @@ class Trainer:
         if self.on_gpu:
             tokens = {k: v.pin_memory() for k, v in tokens.items()}
         tokens = {k: v.to(self.device, non_blocking=True) for k, v in tokens.items()}
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.on_gpu):
+        with autocast(self.precision, self.device):
             return self.model(tokens["input_ids"], tokens["attention_mask"], batch.numeric)
 
     def loss(self, batch: Batch):
@@ -343,6 +345,7 @@ class Trainer:
                 self.tokenizer,
                 texts,
                 self.cfg.max_length,
+                self.precision,
                 device=self.device,
                 progress=self.cfg.progress,
             )
@@ -700,7 +703,7 @@ def choose_shipped(cfg: TrainConfig, validation_loss: dict[str, float]) -> tuple
 
 
 def resolve_device(cfg: TrainConfig) -> torch.device:
-    return torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return default_device(cfg.device)
 
 
 def main(cfg: TrainConfig) -> Path:
@@ -801,6 +804,7 @@ def main(cfg: TrainConfig) -> Path:
         "horizon_days": horizon_days,
         "churn_horizon_days": churn_horizon_days,
         "device": str(device),
+        "precision": resolve_precision(cfg.precision, device),
         "clv_scale": round(shipped.clv_scale, 4),
         "encode_texts_per_s": runner.encode_texts_per_s,
         "selected": shipped.candidate.name,
@@ -827,6 +831,7 @@ def main(cfg: TrainConfig) -> Path:
         selection={**selection, "gbm": baseline_info.get("gbm"), "text_gate": gate},
         metrics=metrics,
         training={**cfg.to_dict(), **context},
+        precision=resolve_precision(cfg.precision, device),
     )
     directory = save_artifact(cfg.output_dir / version, model.cpu(), runner.tokenizer, artifact)
     set_current(cfg.output_dir, version)

@@ -1,26 +1,31 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
-{#- One histogram per dbt invocation of the current scores (fixed bins), appended: the history
-    score_drift compares. -#}
+{#- The distribution of predicted_clv and churn_probability over ten fixed bins in each
+    snapshot of customer_score_history (one per as_of_date and model version): the input of
+    score_drift. -#}
 with
 
-customer_scores as (
+history as (
     select
+        as_of_date,
+        model_version,
         predicted_clv,
         churn_probability,
-        model_version,
-        as_of_date
-    from {{ ref('customer_scores') }}
+        scored_at
+    from {{ ref('customer_score_history') }}
 ),
 
 binned as (
     select
-        'churn_probability' as score_name,
-        cast(least(9, floor(churn_probability * 10)) as integer) as score_bin,
+        as_of_date,
         model_version,
-        as_of_date
-    from customer_scores
+        scored_at,
+        'churn_probability' as score_name,
+        cast(least(9, floor(churn_probability * 10)) as integer) as score_bin
+    from history
     union all
     select
+        as_of_date,
+        model_version,
+        scored_at,
         'predicted_clv' as score_name,
         case
             when predicted_clv < 1 then 0
@@ -33,24 +38,22 @@ binned as (
             when predicted_clv < 500 then 7
             when predicted_clv < 1000 then 8
             else 9
-        end as score_bin,
-        model_version,
-        as_of_date
-    from customer_scores
+        end as score_bin
+    from history
 ),
 
 histogram as (
     select
-        '{{ invocation_id }}' as invocation_id,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as run_at,
+        as_of_date,
+        model_version,
         score_name,
         score_bin,
-        any_value(model_version) as model_version,
-        any_value(as_of_date) as as_of_date,
         count(*) as customers,
-        count(*) / sum(count(*)) over (partition by score_name) as customer_share
+        count(*) / sum(count(*)) over (
+            partition by as_of_date, model_version, score_name
+        ) as customer_share
     from binned
-    group by score_name, score_bin
+    group by as_of_date, model_version, score_name, score_bin
 )
 
 select * from histogram

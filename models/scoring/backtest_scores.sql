@@ -1,5 +1,22 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['customer_id', 'cutoff_date'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} as backtest where backtest.cutoff_date is distinct from
+        (select max(cutoff_date) from {{ ref('training_examples') }})
+        or not exists (select 1 from {{ ref('training_examples') }} as examples
+        where examples.customer_id = backtest.customer_id
+        and examples.cutoff_date = backtest.cutoff_date)"
+    ],
+) }}
+-- depends_on: {{ ref('text_embeddings') }}
 {#- The model's predictions at the latest training cutoff, next to what happened after it:
-    the input of clv_calibration. Customers the model was trained on are included. -#}
+    the input of clv_calibration. Customers the model was trained on are included. Scored like
+    customer_scores (embeddings from text_embeddings, head UDF) and incremental the same way:
+    a row is rescored only when its inputs, the model or the latest cutoff change, so a daily
+    run with the same model and cutoff rescores nothing. -#}
 {%- set model = clv_model_info() -%}
 {{ check_clv_model(model) }}
 
@@ -10,10 +27,40 @@ latest_cutoff as (
 ),
 
 training_examples as (
-    select training_examples.*
+    select
+        training_examples.*,
+        md5(concat_ws(
+            '|',
+            training_examples.behaviour_text,
+            cast(training_examples.future_revenue as varchar),
+            cast(training_examples.churned as varchar),
+            {%- for name in model.feature_names %}
+                coalesce(cast(round(training_examples.{{ name }}, 6) as varchar), '')
+                {{- ',' if not loop.last }}
+            {%- endfor %}
+        )) as input_hash
     from {{ ref('training_examples') }} as training_examples
     inner join latest_cutoff
         on training_examples.cutoff_date = latest_cutoff.cutoff_date
+),
+
+changed as (
+    select training_examples.*
+    from training_examples
+    {%- if is_incremental() %}
+        left join {{ this }} as previous
+            on
+                training_examples.customer_id = previous.customer_id
+                and training_examples.cutoff_date = previous.cutoff_date
+        where
+            previous.customer_id is null
+            or previous.input_hash is distinct from training_examples.input_hash
+            or previous.model_version is distinct from (select clv_model_version())
+    {%- endif %}
+),
+
+to_score as (
+    {{ with_embeddings(model, 'changed') }}
 ),
 
 scored as materialized (
@@ -22,8 +69,11 @@ scored as materialized (
         cutoff_date,
         future_revenue,
         churned,
-        clv_score(behaviour_text, {{ clv_features_struct(model.feature_names) }}) as score
-    from training_examples
+        input_hash,
+        clv_score_embedded(
+            embedding, {{ clv_features_struct(model.feature_names) }}
+        ) as score
+    from to_score
 ),
 
 final as (
@@ -34,7 +84,8 @@ final as (
         score.churn_probability,
         future_revenue as actual_revenue,
         churned as actual_churned,
-        score.model_version
+        score.model_version,
+        input_hash
     from scored
     {#- A NaN or infinite score fails the model instead of reaching clv_calibration. #}
     where

@@ -9,10 +9,12 @@
         and exists (select 1 from {{ ref('customer_features') }})"
     ],
 ) }}
-{#- Scores every customer at as_of_date in place, through the clv_score() UDF. Incremental:
-    only customers whose inputs (hash of text + features) or model version changed, or whose
-    stored score is missing, NaN or infinite, are rescored; the others keep their row,
-    scored_at included. Features enter the hash rounded to 6 decimals: parallel float sums
+-- depends_on: {{ ref('text_embeddings') }}
+{#- Scores every customer at as_of_date in place: the text's embedding from text_embeddings
+    (the encoder ran there, once per distinct text) and the features go through the cheap head
+    UDF clv_score_embedded(). Incremental: only customers whose inputs (hash of text +
+    features) or model version changed, or whose stored score is missing, NaN or infinite,
+    are rescored; the others keep their row, scored_at included. Features enter the hash rounded to 6 decimals: parallel float sums
     differ in the last bits from run to run. Before anything is written the artifact is checked
     against the warehouse and the population against the existing scores; a NaN or infinite
     score fails the model (nothing is written). -#}
@@ -53,7 +55,7 @@ hashed as (
     from customer_features
 ),
 
-to_score as (
+changed as (
     select hashed.*
     from
         hashed
@@ -69,12 +71,18 @@ to_score as (
     {%- endif %}
 ),
 
+to_score as (
+    {{ with_embeddings(model, 'changed') }}
+),
+
 scored as materialized (
     select
         customer_id,
         as_of_date,
         input_hash,
-        clv_score(behaviour_text, {{ clv_features_struct(model.feature_names) }}) as score
+        clv_score_embedded(
+            embedding, {{ clv_features_struct(model.feature_names) }}
+        ) as score
     from to_score
 ),
 
