@@ -50,7 +50,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
-from shopdata.synthetic import SCHEMAS, TS, write_shop
+from shopdata.contract import SCHEMAS, TS, write_shop
 
 logger = logging.getLogger(__name__)
 
