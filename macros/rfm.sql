@@ -6,7 +6,8 @@
 {%- endmacro %}
 
 {% macro rfm_segment(r_score, f_score) -%}
-    {#- The classic 11-segment map on the recency and frequency scores. -#}
+    {#- Nine named segments on the recency and frequency scores, after the classic 11-cell RFM
+        map (its 'promising' and 'lost' cells fold into their neighbours). -#}
     case
         when {{ r_score }} >= 4 and {{ f_score }} >= 4 then 'champions'
         when {{ r_score }} >= 3 and {{ f_score }} >= 3 then 'loyal_customers'

@@ -31,7 +31,10 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m shopdata", description="Build a raw dataset folder in the data contract."
+        prog="python -m shopdata",
+        description="Build a raw dataset folder in the data contract.",
+        epilog="Each command has its own options: python -m shopdata <command> --help. "
+        "python -m shopdata.summary [DB_PATH] summarises a built warehouse.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, (_, summary) in COMMANDS.items():

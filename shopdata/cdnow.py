@@ -61,9 +61,15 @@ def write_contract(rows: list[tuple[str, str, int, float]], out_dir: Path) -> No
 
 def main_cdnow(argv: list[str] | None = None) -> int:
     """CLI: convert CDNOW_master.txt to the raw contract."""
-    parser = argparse.ArgumentParser(prog="python -m shopdata cdnow", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m shopdata cdnow",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--source", type=Path, required=True, help="path to CDNOW_master.txt")
-    parser.add_argument("--out", type=Path, default=Path("data/cdnow"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("data/cdnow"), help="output folder (default data/cdnow)"
+    )
     args = parser.parse_args(argv)
     rows = read_master(args.source)
     write_contract(rows, args.out)

@@ -55,8 +55,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from shopdata.contract import SCHEMAS, write_shop
 from shopdata.invoices import ConversionError, check_out_dir
-from shopdata.synthetic import SCHEMAS, write_shop
 
 logger = logging.getLogger(__name__)
 

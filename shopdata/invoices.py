@@ -50,7 +50,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
-from shopdata.synthetic import SCHEMAS, TS, write_shop
+from shopdata.contract import SCHEMAS, TS, write_shop
 
 logger = logging.getLogger(__name__)
 
@@ -455,7 +455,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--source", type=Path, required=True, help="the invoice-line CSV")
     parser.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
-    parser.add_argument("--encoding", default="utf-8-sig", help="CSV encoding (default utf-8)")
+    parser.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="CSV encoding (default utf-8-sig: UTF-8, with or without a BOM)",
+    )
     parser.add_argument(
         "--date-format",
         default=None,

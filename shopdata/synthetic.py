@@ -16,10 +16,13 @@ data carries a real CLV / churn signal:
 * some orders get a review whose rating and text tone fall with the customer's dropout
   probability (and with returns);
 * with ``dirty_fraction > 0`` each table gets that fraction of deliberately broken rows
-  (nulls, duplicates, impossible values, future dates, dangling references, PII, ...).
+  (nulls, duplicates, impossible values, future dates, dangling references, PII, ...), see
+  :mod:`shopdata.dirty`.
 
 Everything is vectorised numpy; the only loop in the purchase simulation runs over purchase
 *candidates* with a shrinking active set. The same arguments always give identical tables.
+The words (countries, channels, product names, search queries, review phrases) live in
+:mod:`shopdata.vocabulary`, the table schemas and the writer in :mod:`shopdata.contract`.
 
 Public API: :func:`generate_shop`, :func:`generate_shop_with_latent`, :func:`write_shop`,
 :func:`main_synthetic` (the ``python -m shopdata synthetic`` command).
@@ -38,74 +41,52 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-logger = logging.getLogger(__name__)
-
-TABLE_NAMES: tuple[str, ...] = (
-    "customers",
-    "orders",
-    "order_items",
-    "products",
-    "events",
-    "reviews",
+from shopdata.contract import (
+    SCHEMAS,
+    TABLE_NAMES,
+    TS,
+    US_PER_DAY,
+    format_ids,
+    timestamps,
+    write_shop,
+)
+from shopdata.dirty import DIRTY_KINDS, IdSpace, add_dirty_rows
+from shopdata.vocabulary import (
+    BEST_QUERY_PREFIX,
+    CATEGORIES,
+    CATEGORY_QUERY_TEMPLATES,
+    CHANNELS,
+    CHEAP_QUERY_PREFIX,
+    COUNTRIES,
+    DROPOUT_MULTIPLIER,
+    NAME,
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    RATE_MULTIPLIER,
+    REVIEW_CLOSERS,
+    REVIEW_DETAILS,
+    REVIEW_OPENERS,
+    REVIEW_PRODUCT_SENTENCES,
+    SHARE,
+    Category,
 )
 
-TS = pa.timestamp("us")
+__all__ = [
+    "DIRTY_KINDS",
+    "LATENT_SCHEMA",
+    "SCHEMAS",
+    "TABLE_NAMES",
+    "TS",
+    "generate_shop",
+    "generate_shop_with_latent",
+    "main_synthetic",
+    "write_shop",
+]
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "customers": pa.schema(
-        [
-            ("customer_id", pa.string()),
-            ("signed_up_at", TS),
-            ("country", pa.string()),
-            ("acquisition_channel", pa.string()),
-        ]
-    ),
-    "orders": pa.schema(
-        [
-            ("order_id", pa.string()),
-            ("customer_id", pa.string()),
-            ("ordered_at", TS),
-            ("order_total", pa.float64()),
-            ("status", pa.string()),
-        ]
-    ),
-    "order_items": pa.schema(
-        [
-            ("order_id", pa.string()),
-            ("product_id", pa.string()),
-            ("quantity", pa.int64()),
-            ("unit_price", pa.float64()),
-        ]
-    ),
-    "products": pa.schema(
-        [
-            ("product_id", pa.string()),
-            ("product_name", pa.string()),
-            ("category", pa.string()),
-        ]
-    ),
-    "events": pa.schema(
-        [
-            ("customer_id", pa.string()),
-            ("event_at", TS),
-            ("event_type", pa.string()),
-            ("product_id", pa.string()),
-            ("search_query", pa.string()),
-        ]
-    ),
-    "reviews": pa.schema(
-        [
-            ("customer_id", pa.string()),
-            ("product_id", pa.string()),
-            ("reviewed_at", TS),
-            ("rating", pa.int64()),
-            ("review_text", pa.string()),
-        ]
-    ),
-}
+logger = logging.getLogger(__name__)
 
 LATENT_SCHEMA = pa.schema(
     [
@@ -119,33 +100,15 @@ LATENT_SCHEMA = pa.schema(
     ]
 )
 
-#: Kinds of deliberately broken rows, per table (each appears at least once when dirty).
-DIRTY_KINDS: dict[str, tuple[str, ...]] = {
-    "customers": ("duplicate_customer_id", "null_customer_id"),
-    "orders": (
-        "null_order_id",
-        "null_customer_id",
-        "duplicate_row",
-        "negative_total",
-        "nan_total",
-        "inf_total",
-        "future_ordered_at",
-        "unknown_customer",
-    ),
-    "order_items": ("zero_quantity", "negative_unit_price", "unknown_order"),
-    "events": ("null_customer_id", "future_event_at", "duplicate_row"),
-    "reviews": (
-        "rating_zero",
-        "rating_seven",
-        "long_text",
-        "non_ascii_text",
-        "pii_text",
-    ),
-    "products": (),
-}
+DEFAULT_START = "2023-01-01"
+DEFAULT_END = "2025-12-31"
+DEFAULT_DIRTY_FRACTION = 0.002
+MAX_DIRTY_FRACTION = 0.5  # exclusive
 
-US_PER_DAY = 86_400_000_000
 DAYS_PER_YEAR = 365.2425
+HOURS_PER_DAY = 24.0
+MINUTES_PER_DAY = 1440.0
+CENTS_PER_UNIT = 100
 EVENT_TYPES: tuple[str, ...] = ("view", "search", "add_to_cart")
 VIEW, SEARCH, ADD_TO_CART = 0, 1, 2
 STATUSES: tuple[str, ...] = ("completed", "returned", "cancelled")
@@ -158,6 +121,11 @@ RATE_BOUNDS = (1e-4, 0.15)
 DROPOUT_A, DROPOUT_B = 1.1, 3.6  # Beta prior of the dropout probability (mean ~0.23)
 DROPOUT_BOUNDS = (0.005, 0.95)
 ACQUISITION_GROWTH = 2.0  # signup density grows linearly to (1 + growth) x the initial level
+SIGNUP_MAX_FRACTION = 1.0 - 1e-12  # of the horizon: every signup is strictly before ``end``
+RETURN_A, RETURN_B = 1.2, 30.0  # Beta prior of the return propensity (mean ~0.04)
+RETURN_DROPOUT_EFFECT = 0.08  # customers likely to leave also return more
+RETURN_PROPENSITY_MAX = 0.6
+CATEGORY_PREF_CONCENTRATION = 0.35  # Dirichlet concentration per category (low: focused)
 
 SEASON_YEARLY_AMP = 0.12  # cosine wave, high in winter, low in summer
 SEASON_PEAK_AMP = 0.9  # Black Friday / December bump
@@ -165,275 +133,56 @@ SEASON_PEAK_DOY = 334.0  # ~ 1 December (0-based day of year)
 SEASON_PEAK_SD = 13.0
 SEASON_MAX = 1.0 + SEASON_YEARLY_AMP + SEASON_PEAK_AMP
 
+# --- purchases ------------------------------------------------------------------------------
+FIRST_PURCHASE_QUICK_P = 0.5  # share of customers who buy within minutes of signing up
+FIRST_PURCHASE_QUICK_MEAN_DAYS = 15.0 / MINUTES_PER_DAY
+FIRST_PURCHASE_SLOW_MEAN_DAYS = 3.0
+PROGRESS_POSTFIX_EVERY = 20  # simulation steps between updates of the active-customer count
+
+# --- catalogue ------------------------------------------------------------------------------
+PRODUCTS_PER_DECADE = 100  # catalogue size grows by this per 10x customers ...
+PRODUCTS_BOUNDS = (200, 800)  # ... within these bounds
+MIN_PRODUCTS_PER_CATEGORY = 5
+PRICE_LOG_SD = 0.45  # lognormal spread of list prices around the category median
+MIN_PRICE_CENTS = CENTS_PER_UNIT
+CHARM_PRICE_CENTS = 1  # list prices end in .99
+POPULARITY_ZIPF_EXPONENT = 0.9
+QUERY_ADJECTIVE_OFFSETS = (0, 5)  # noun j is searched with adjectives j and j + 5
+CHEAP_QUERY_EVERY = 3  # every third noun (j % 3 == 0) gets a "cheap ..." query
+BEST_QUERY_EVERY, BEST_QUERY_REMAINDER = 4, 1  # nouns with j % 4 == 1 get a "best ..." query
+
+# --- orders ---------------------------------------------------------------------------------
+ITEMS_PER_ORDER_P = (0.55, 0.25, 0.13, 0.07)  # 1..4 lines
+QUANTITY_P = (0.78, 0.15, 0.04, 0.02, 0.01)  # 1..5 units
+MAX_REDRAW_ROUNDS = 6  # re-draws of products repeated within an order before dropping lines
+CANCEL_BASE = 0.02
+CANCEL_DROPOUT_EFFECT = 0.03
+PRICE_DRIFT_PER_YEAR = 0.03
+#: Season multiplier above which the peak sale runs.
+PEAK_SALE_SEASON = 1.0 + SEASON_YEARLY_AMP + 0.3 * SEASON_PEAK_AMP
+PEAK_SALE_P, PEAK_SALE_DISCOUNT = 0.35, 0.15  # share of discounted lines, discount
+PROMO_P, PROMO_DISCOUNT = 0.05, 0.10  # year-round promotions
+
+# --- events ---------------------------------------------------------------------------------
 BACKGROUND_RATE_PER_PURCHASE = 0.7  # background browsing events per unit of purchase rate
 BACKGROUND_BASE_RATE = 0.002  # events per day regardless of the purchase rate
 BACKGROUND_DECAY_DAYS = 30.0  # browsing fades with this time constant after dropout
 BACKGROUND_TYPE_P = (0.72, 0.18, 0.10)  # view, search, add_to_cart
+SESSION_MIN_DAYS = 5.0 / MINUTES_PER_DAY  # a shopping session before an order lasts 5 min ...
+SESSION_MEAN_EXTRA_DAYS = 8.0 / HOURS_PER_DAY  # ... plus an exponential extra (mean 8 h) ...
+SESSION_MAX_TENURE_SHARE = 0.98  # ... but starts after signup
+FUNNEL_SEARCH_P = 0.25  # an order is preceded by a search for its first item's category
+FUNNEL_VIEW_P = 0.6  # an ordered item was viewed first
+FUNNEL_CART_P = 0.5  # an ordered item has an add-to-cart event
+#: When in the session (fraction of its length before the order) each funnel step happens.
+FUNNEL_SEARCH_AT = (0.85, 1.0)
+FUNNEL_VIEW_AT = (0.2, 0.85)
+FUNNEL_CART_AT = (0.01, 0.2)
 
-ITEMS_PER_ORDER_P = (0.55, 0.25, 0.13, 0.07)  # 1..4 lines
-QUANTITY_P = (0.78, 0.15, 0.04, 0.02, 0.01)  # 1..5 units
-CANCEL_BASE = 0.02
+# --- reviews --------------------------------------------------------------------------------
 REVIEW_P = {COMPLETED: 0.18, RETURNED: 0.35, CANCELLED: 0.0}
-PRICE_DRIFT_PER_YEAR = 0.03
-
-#: (code, share, purchase-rate multiplier, dropout multiplier)
-COUNTRIES: tuple[tuple[str, float, float, float], ...] = (
-    ("US", 0.34, 1.00, 1.00),
-    ("GB", 0.12, 1.05, 0.95),
-    ("DE", 0.11, 1.10, 0.90),
-    ("FR", 0.08, 0.95, 1.05),
-    ("CA", 0.07, 1.00, 1.00),
-    ("AU", 0.05, 0.95, 1.05),
-    ("NL", 0.05, 1.10, 0.90),
-    ("ES", 0.04, 0.90, 1.10),
-    ("IT", 0.04, 0.90, 1.10),
-    ("SE", 0.03, 1.10, 0.90),
-    ("PL", 0.03, 0.90, 1.05),
-    ("BR", 0.02, 0.85, 1.15),
-    ("JP", 0.02, 1.00, 0.95),
-)
-
-#: (channel, share, purchase-rate multiplier, dropout multiplier)
-CHANNELS: tuple[tuple[str, float, float, float], ...] = (
-    ("organic", 0.35, 1.00, 1.00),
-    ("paid_search", 0.25, 0.95, 1.15),
-    ("social", 0.18, 0.80, 1.30),
-    ("email", 0.12, 1.20, 0.85),
-    ("referral", 0.10, 1.15, 0.75),
-)
-
-
-@dataclass(frozen=True)
-class Category:
-    """A product category: price level, popularity and the words used for names and queries."""
-
-    name: str
-    median_price: float
-    weight: float
-    adjectives: tuple[str, ...]
-    nouns: tuple[str, ...]
-
-
-CATEGORIES: tuple[Category, ...] = (
-    Category(
-        "books",
-        15.0,
-        1.2,
-        ("Illustrated", "Hardcover", "Paperback", "Collected", "Annotated", "Classic",
-         "Pocket", "Complete", "Modern", "Essential", "Practical", "Vintage"),
-        ("Cookbook", "Mystery Novel", "Travel Guide", "Poetry Collection", "Biography",
-         "Science Fiction Novel", "Fantasy Saga", "History Book", "Field Guide", "Atlas",
-         "Children's Storybook", "Graphic Novel", "Short Story Anthology", "Self-Help Book"),
-    ),
-    Category(
-        "electronics",
-        70.0,
-        1.1,
-        ("Wireless", "Portable", "Smart", "Bluetooth", "Compact", "Noise-Cancelling",
-         "Rechargeable", "Ultra-Slim", "Waterproof", "High-Speed", "Ergonomic", "Dual-Band"),
-        ("Headphones", "Speaker", "Power Bank", "Phone Charger", "Keyboard", "Mouse", "Webcam",
-         "Earbuds", "Smartwatch", "Router", "Monitor", "Action Camera", "E-Reader", "Tablet"),
-    ),
-    Category(
-        "home",
-        35.0,
-        1.0,
-        ("Ceramic", "Bamboo", "Minimalist", "Cozy", "Scented", "Stainless", "Handwoven",
-         "Rustic", "Velvet", "Modular", "Linen", "Glass"),
-        ("Desk Lamp", "Throw Blanket", "Candle", "Storage Basket", "Wall Clock", "Coffee Mug",
-         "Cutting Board", "Picture Frame", "Cushion", "Vase", "Bookshelf", "Kettle",
-         "Bath Towel", "Doormat"),
-    ),
-    Category(
-        "beauty",
-        18.0,
-        0.9,
-        ("Hydrating", "Organic", "Vegan", "Gentle", "Brightening", "Nourishing", "Matte",
-         "Lightweight", "Soothing", "Fragrance-Free", "Revitalizing", "Mineral"),
-        ("Face Cream", "Lip Balm", "Shampoo", "Conditioner", "Serum", "Sunscreen",
-         "Body Lotion", "Face Mask", "Cleanser", "Hand Cream", "Eye Palette", "Hair Oil",
-         "Perfume", "Nail Polish"),
-    ),
-    Category(
-        "toys",
-        22.0,
-        0.8,
-        ("Wooden", "Plush", "Magnetic", "Educational", "Remote-Control", "Glow-in-the-Dark",
-         "Giant", "Mini", "Musical", "Stackable", "Colorful", "Inflatable"),
-        ("Building Blocks", "Teddy Bear", "Puzzle", "Race Car", "Dollhouse", "Board Game",
-         "Train Set", "Kite", "Robot Kit", "Card Game", "Play Tent", "Dinosaur Figure",
-         "Yo-Yo", "Marble Run"),
-    ),
-    Category(
-        "sports",
-        40.0,
-        0.8,
-        ("Lightweight", "Adjustable", "Foldable", "Breathable", "Pro", "Insulated", "Non-Slip",
-         "Heavy-Duty", "Carbon", "Quick-Dry", "Reflective", "Padded"),
-        ("Yoga Mat", "Dumbbell Set", "Running Shoes", "Water Bottle", "Tennis Racket",
-         "Bike Helmet", "Resistance Bands", "Jump Rope", "Gym Bag", "Football",
-         "Hiking Backpack", "Swim Goggles", "Cycling Gloves", "Foam Roller"),
-    ),
-    Category(
-        "grocery",
-        7.0,
-        1.0,
-        ("Organic", "Roasted", "Spicy", "Gluten-Free", "Smoked", "Wildflower", "Premium",
-         "Whole-Grain", "Cold-Pressed", "Sea-Salt", "Artisan", "Fair-Trade"),
-        ("Coffee Beans", "Green Tea", "Olive Oil", "Honey", "Granola", "Chocolate Bar",
-         "Pasta", "Peanut Butter", "Almonds", "Hot Sauce", "Rice", "Oat Milk", "Crackers",
-         "Maple Syrup"),
-    ),
-    Category(
-        "fashion",
-        35.0,
-        1.0,
-        ("Slim-Fit", "Oversized", "Cotton", "Wool", "Denim", "Leather", "Striped", "Classic",
-         "Waterproof", "Knitted", "Linen", "Casual"),
-        ("T-Shirt", "Hoodie", "Jeans", "Sneakers", "Scarf", "Jacket", "Dress", "Belt",
-         "Beanie", "Socks", "Sweater", "Raincoat", "Handbag", "Sunglasses"),
-    ),
-    Category(
-        "garden",
-        28.0,
-        0.6,
-        ("Solar", "Galvanized", "Expandable", "Ceramic", "Self-Watering", "Cordless",
-         "Weatherproof", "Recycled", "Terracotta", "Folding", "Heavy-Duty", "Cedar"),
-        ("Garden Hose", "Planter", "Pruning Shears", "Watering Can", "Bird Feeder",
-         "Lawn Sprinkler", "Garden Gloves", "Compost Bin", "Raised Bed", "Lantern", "Seed Kit",
-         "Rake", "Hammock", "Trellis"),
-    ),
-    Category(
-        "music",
-        20.0,
-        0.6,
-        ("Acoustic", "Vintage", "Deluxe", "Remastered", "Live", "Electric", "Beginner",
-         "Limited-Edition", "Studio", "Portable", "Classic", "Digital"),
-        ("Vinyl Record", "Guitar Strings", "Ukulele", "Drum Sticks", "Keyboard Stand",
-         "Harmonica", "Metronome", "Guitar Capo", "Songbook", "Microphone", "Guitar Pedal",
-         "Music Stand", "Concert Poster", "Tambourine"),
-    ),
-)  # fmt: skip
-
-# --- review text templates (ASCII, no digits, no '@': clean text never looks like PII) -------
-NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
-
-REVIEW_OPENERS: tuple[tuple[str, ...], ...] = (
-    (
-        "Really disappointed with this purchase.",
-        "Not what I expected at all.",
-        "I wanted to like this, but no.",
-        "Would not buy again.",
-        "Honestly a waste of money.",
-        "Very poor quality for the price.",
-        "Save yourself the trouble.",
-        "This was a letdown.",
-    ),
-    (
-        "It is okay.",
-        "Does the job, nothing more.",
-        "Mixed feelings about this one.",
-        "Average quality overall.",
-        "Decent, but not amazing.",
-        "Fine for the price.",
-    ),
-    (
-        "Absolutely love it!",
-        "Great purchase.",
-        "Exceeded my expectations.",
-        "Fantastic quality.",
-        "So glad I ordered this.",
-        "Really impressed.",
-        "Exactly what I was looking for.",
-        "Better than I hoped.",
-    ),
-)
-
-#: (prefix, suffix) around the lower-cased product name.
-REVIEW_PRODUCT_SENTENCES: tuple[tuple[tuple[str, str], ...], ...] = (
-    (
-        ("I regret buying the ", "."),
-        ("The quality of the ", " is terrible."),
-        ("I returned the ", " after a few days."),
-        ("Nothing about the ", " felt well made."),
-        ("My order of the ", " arrived damaged."),
-        ("I expected much more from the ", "."),
-    ),
-    (
-        ("The quality of the ", " is acceptable."),
-        ("I have mixed feelings about the ", "."),
-        ("I ordered the ", " and it does the job."),
-        ("Nothing special about the ", ", but nothing wrong either."),
-        ("I have been using the ", " for a while now."),
-    ),
-    (
-        ("I absolutely love the ", "."),
-        ("I bought the ", " as a gift and it was a hit."),
-        ("The quality of the ", " surprised me."),
-        ("Could not be happier with the ", "."),
-        ("I have been using the ", " every day since it arrived."),
-        ("The ", " looks even better in person."),
-    ),
-)
-
-#: Optional middle sentences; the empty string keeps some reviews short.
-REVIEW_DETAILS: tuple[tuple[str, ...], ...] = (
-    (
-        "",
-        " Delivery took forever and nobody answered my emails.",
-        " Customer service was slow and unhelpful.",
-        " The packaging was torn when it arrived.",
-        " The instructions were confusing and incomplete.",
-        " It smelled strange out of the box.",
-        " Returning it was a hassle.",
-        " The material feels flimsy.",
-    ),
-    (
-        "",
-        " Shipping took a bit longer than promised.",
-        " The packaging could be better.",
-        " It is a little smaller than I thought.",
-        " The finish is average.",
-        " The instructions were okay.",
-    ),
-    (
-        "",
-        " Shipping was fast and the packaging was neat.",
-        " Great value for the money.",
-        " Customer service answered my question within hours.",
-        " Feels sturdy and well made.",
-        " Exactly as described in the listing.",
-        " Already ordered another one for my sister.",
-        " Setup took only a few minutes.",
-    ),
-)
-
-REVIEW_CLOSERS: tuple[tuple[str, ...], ...] = (
-    (
-        "",
-        " I will be shopping elsewhere from now on.",
-        " One star is generous.",
-        " Not recommended.",
-        " Cannot recommend this shop anymore.",
-        " Do not bother.",
-    ),
-    (
-        "",
-        " Might order again if the price is right.",
-        " Could be better, could be worse.",
-        " Probably fine for most people.",
-        " We will see how it holds up.",
-    ),
-    (
-        "",
-        " Highly recommended!",
-        " Will definitely order again.",
-        " Love this shop.",
-        " Great experience overall.",
-        " Thank you!",
-    ),
-)
-
+REVIEW_MIN_DELAY_DAYS = 2.0
+REVIEW_MEAN_EXTRA_DELAY_DAYS = 6.0
 # Rating model: z = BASE - DROPOUT_EFFECT * p - RETURN_EFFECT * returned + leniency + noise.
 RATING_BASE = 1.75
 RATING_DROPOUT_EFFECT = 3.5
@@ -441,21 +190,12 @@ RATING_RETURN_EFFECT = 1.4
 RATING_LENIENCY_SD = 0.45
 RATING_NOISE_SD = 0.75
 RATING_CUTS = (-0.55, -0.05, 0.45, 1.05)  # z thresholds for 2, 3, 4, 5 stars
+NEGATIVE_MAX_RATING, NEUTRAL_RATING = 2, 3  # review text tone by star rating
 
-DIRTY_NON_ASCII = (
-    " Tr\u00e8s bon produit, livraison rapide! \U0001f600",
-    " Sehr gut, w\u00fcrde wieder kaufen. \U0001f44d",
-    " \u3068\u3066\u3082\u826f\u3044\u5546\u54c1\u3067\u3059\u3002",
-    " \u975e\u5e38\u597d\uff0c\u8d28\u91cf\u5f88\u68d2\uff01",
-    " Muy buena calidad, env\u00edo r\u00e1pido \U0001f680",
-    " \u00d3timo produto, cora\u00e7\u00e3o \u2764\ufe0f",
-)
-DIRTY_PII = (
-    " Questions? Email me at anna.schmidt{k}@example.com or call +44 20 7946 {k:04d}.",
-    " Contact john.doe{k}@mail.example.org, phone (555) 013-{k:04d}.",
-    " Reach me on maria_{k}@example.net or +1 555 010 {k:04d} any time.",
-)
-FUTURE_START = np.datetime64("2099-01-01T00:00:00", "us")
+# --- ids ------------------------------------------------------------------------------------
+PRODUCT_ID_DIGITS, CUSTOMER_ID_DIGITS, ORDER_ID_DIGITS = 4, 7, 8  # at least
+#: Id widths leave room for the fresh ids of dirty rows: ``factor * n + extra``.
+ID_HEADROOM_FACTOR, ID_HEADROOM_EXTRA = 2, 10_000
 
 
 @dataclass
@@ -559,20 +299,9 @@ def _rngs(seed: int, names: tuple[str, ...]) -> dict[str, np.random.Generator]:
     }
 
 
-def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Zero-padded string ids such as ``c0000123`` for integer ``numbers``."""
-    digits = pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(prefix, pc.utf8_lpad(digits, width=width, padding="0"), "")
-
-
 def _id_width(minimum: int, largest: int) -> int:
     """Digits needed for ids up to ``largest``, at least ``minimum``."""
     return max(minimum, len(str(max(largest, 0))))
-
-
-def _timestamps(us: np.ndarray) -> pa.Array:
-    """int64 microseconds since the epoch -> ``timestamp[us]`` array."""
-    return pa.array(np.asarray(us, dtype=np.int64), type=TS)
 
 
 def _take_or_null(values: pa.Array, index: np.ndarray) -> pa.Array:
@@ -619,26 +348,37 @@ def _signup_times(rng: np.random.Generator, n: int, horizon: float) -> np.ndarra
     a = ACQUISITION_GROWTH
     u = rng.random(n)
     x = (-1.0 + np.sqrt(1.0 + 2.0 * a * u * (1.0 + a / 2.0))) / a
-    return np.sort(np.clip(x, 0.0, 1.0 - 1e-12) * horizon)
+    return np.sort(np.clip(x, 0.0, SIGNUP_MAX_FRACTION) * horizon)
+
+
+def _column(table: tuple[tuple[str, float, float, float], ...], i: int) -> np.ndarray:
+    """Column ``i`` of a vocabulary table such as :data:`COUNTRIES` as an array."""
+    return np.array([row[i] for row in table])
 
 
 def make_customers(rng: np.random.Generator, n: int, horizon: float) -> Customers:
     """Draw signup times, attributes and latent BG/NBD parameters for ``n`` customers."""
     signup_t = _signup_times(rng, n, horizon)
-    country = _categorical(rng, np.array([c[1] for c in COUNTRIES]), n).astype(np.int16)
-    channel = _categorical(rng, np.array([c[1] for c in CHANNELS]), n).astype(np.int16)
+    country = _categorical(rng, _column(COUNTRIES, SHARE), n).astype(np.int16)
+    channel = _categorical(rng, _column(CHANNELS, SHARE), n).astype(np.int16)
     rate_mult = (
-        np.array([c[2] for c in COUNTRIES])[country] * np.array([c[2] for c in CHANNELS])[channel]
+        _column(COUNTRIES, RATE_MULTIPLIER)[country] * _column(CHANNELS, RATE_MULTIPLIER)[channel]
     )
     drop_mult = (
-        np.array([c[3] for c in COUNTRIES])[country] * np.array([c[3] for c in CHANNELS])[channel]
+        _column(COUNTRIES, DROPOUT_MULTIPLIER)[country]
+        * _column(CHANNELS, DROPOUT_MULTIPLIER)[channel]
     )
     rate = np.clip(rng.gamma(RATE_SHAPE, RATE_SCALE, n) * rate_mult, *RATE_BOUNDS)
     dropout = np.clip(rng.beta(DROPOUT_A, DROPOUT_B, n) * drop_mult, *DROPOUT_BOUNDS)
-    return_propensity = np.clip(rng.beta(1.2, 30.0, n) + 0.08 * dropout, 0.0, 0.6)
+    return_propensity = np.clip(
+        rng.beta(RETURN_A, RETURN_B, n) + RETURN_DROPOUT_EFFECT * dropout,
+        0.0,
+        RETURN_PROPENSITY_MAX,
+    )
     leniency = rng.normal(0.0, RATING_LENIENCY_SD, n)
     weights = np.array([c.weight for c in CATEGORIES])
-    prefs = rng.dirichlet(0.35 * len(CATEGORIES) * weights / weights.sum(), n)
+    alpha = CATEGORY_PREF_CONCENTRATION * len(CATEGORIES) * weights / weights.sum()
+    prefs = rng.dirichlet(alpha, n)
     pref_cum = np.ascontiguousarray(np.cumsum(prefs, axis=1).T)
     return Customers(
         signup_t, country, channel, rate, dropout, return_propensity, leniency, pref_cum
@@ -658,58 +398,70 @@ def _query_phrases(category: Category) -> list[str]:
     phrases: list[str] = []
     for j, noun in enumerate(category.nouns):
         phrases.append(clean(noun))
-        for k in (j, j + 5):
-            phrases.append(clean(f"{category.adjectives[k % n_adj]} {noun}"))
-        if j % 3 == 0:
-            phrases.append(clean(f"cheap {noun}"))
-        if j % 4 == 1:
-            phrases.append(clean(f"best {noun}"))
-    phrases.append(f"{category.name} gift ideas")
-    phrases.append(f"{category.name} sale")
+        for offset in QUERY_ADJECTIVE_OFFSETS:
+            phrases.append(clean(f"{category.adjectives[(j + offset) % n_adj]} {noun}"))
+        if j % CHEAP_QUERY_EVERY == 0:
+            phrases.append(clean(f"{CHEAP_QUERY_PREFIX} {noun}"))
+        if j % BEST_QUERY_EVERY == BEST_QUERY_REMAINDER:
+            phrases.append(clean(f"{BEST_QUERY_PREFIX} {noun}"))
+    phrases.extend(t.format(category=category.name) for t in CATEGORY_QUERY_TEMPLATES)
     return list(dict.fromkeys(phrases))
 
 
 def n_products_for(n_customers: int) -> int:
     """Catalogue size: a few hundred products, growing mildly with the customer count."""
-    return int(np.clip(round(100 * np.log10(max(n_customers, 10))), 200, 800))
+    decades = np.log10(max(n_customers, 10))
+    return int(np.clip(round(PRODUCTS_PER_DECADE * decades), *PRODUCTS_BOUNDS))
+
+
+@dataclass
+class _CategoryProducts:
+    """The products of one category, before the catalogue concatenates them."""
+
+    names: list[str]
+    price_cents: np.ndarray
+    pop_key: np.ndarray  # category index + cumulative popularity in (0, 1]
+
+
+def _category_products(
+    rng: np.random.Generator, c: int, cat: Category, k: int
+) -> _CategoryProducts:
+    """``k`` distinct "Adjective Noun" products of category ``c`` with prices and popularity."""
+    n_adj, n_noun = len(cat.adjectives), len(cat.nouns)
+    k = int(min(k, n_adj * n_noun))
+    combos = rng.choice(n_adj * n_noun, size=k, replace=False)
+    names = [f"{cat.adjectives[i // n_noun]} {cat.nouns[i % n_noun]}" for i in combos]
+    price = cat.median_price * rng.lognormal(0.0, PRICE_LOG_SD, k)
+    whole_units = np.round(price).astype(np.int64) * CENTS_PER_UNIT
+    price_cents = np.maximum(MIN_PRICE_CENTS, whole_units) - CHARM_PRICE_CENTS
+    popularity = rng.permutation(1.0 / np.arange(1, k + 1) ** POPULARITY_ZIPF_EXPONENT)
+    cum = np.cumsum(popularity)
+    cum /= cum[-1]
+    cum[-1] = 1.0
+    return _CategoryProducts(names, price_cents, c + cum)
 
 
 def make_catalogue(rng: np.random.Generator, n_customers: int) -> Catalogue:
     """Products with unique "Adjective Noun" names, category prices and Zipf-ish popularity."""
     n_total = n_products_for(n_customers)
     weights = np.array([c.weight for c in CATEGORIES])
-    per_cat = np.maximum(5, np.round(n_total * weights / weights.sum()).astype(np.int64))
-    names: list[str] = []
-    category: list[int] = []
-    price_cents: list[np.ndarray] = []
-    pop_key: list[np.ndarray] = []
-    queries: list[str] = []
-    query_counts: list[int] = []
-    for c, (cat, k) in enumerate(zip(CATEGORIES, per_cat, strict=True)):
-        n_adj, n_noun = len(cat.adjectives), len(cat.nouns)
-        k = int(min(k, n_adj * n_noun))
-        combos = rng.choice(n_adj * n_noun, size=k, replace=False)
-        names.extend(f"{cat.adjectives[i // n_noun]} {cat.nouns[i % n_noun]}" for i in combos)
-        category.extend([c] * k)
-        price = cat.median_price * rng.lognormal(0.0, 0.45, k)
-        price_cents.append(np.maximum(100, np.round(price).astype(np.int64) * 100) - 1)
-        popularity = rng.permutation(1.0 / np.arange(1, k + 1) ** 0.9)
-        cum = np.cumsum(popularity)
-        cum /= cum[-1]
-        cum[-1] = 1.0
-        pop_key.append(c + cum)
-        phrases = _query_phrases(cat)
-        queries.extend(phrases)
-        query_counts.append(len(phrases))
-    cat_arr = np.array(category, dtype=np.int64)
+    per_cat = np.maximum(
+        MIN_PRODUCTS_PER_CATEGORY, np.round(n_total * weights / weights.sum()).astype(np.int64)
+    )
+    parts = [
+        _category_products(rng, c, cat, k)
+        for c, (cat, k) in enumerate(zip(CATEGORIES, per_cat, strict=True))
+    ]
+    phrases = [_query_phrases(cat) for cat in CATEGORIES]
+    category = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p.names) for p in parts])
     return Catalogue(
-        category=cat_arr,
-        cat_start=_gaps_to_starts(np.bincount(cat_arr, minlength=len(CATEGORIES))),
-        pop_key=np.concatenate(pop_key),
-        price_cents=np.concatenate(price_cents),
-        names=names,
-        queries=pa.array(queries, type=pa.string()),
-        query_start=_gaps_to_starts(np.array(query_counts)),
+        category=category,
+        cat_start=_gaps_to_starts(np.bincount(category, minlength=len(CATEGORIES))),
+        pop_key=np.concatenate([p.pop_key for p in parts]),
+        price_cents=np.concatenate([p.price_cents for p in parts]),
+        names=[name for p in parts for name in p.names],
+        queries=pa.array([q for group in phrases for q in group], type=pa.string()),
+        query_start=_gaps_to_starts(np.array([len(group) for group in phrases])),
     )
 
 
@@ -739,6 +491,28 @@ def _sample_queries(rng: np.random.Generator, catalogue: Catalogue, cat: np.ndar
 # --- purchase simulation --------------------------------------------------------------------
 
 
+def _first_purchases(
+    rng: np.random.Generator, customers: Customers, horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First purchase after signup (minutes for some, days for others) and dropout after it.
+
+    Returns the customers who bought before ``horizon``, their purchase times and whether
+    they dropped out right after.
+    """
+    n = len(customers.rate)
+    quick = rng.random(n) < FIRST_PURCHASE_QUICK_P
+    delay = np.where(
+        quick,
+        rng.exponential(FIRST_PURCHASE_QUICK_MEAN_DAYS, n),
+        rng.exponential(FIRST_PURCHASE_SLOW_MEAN_DAYS, n),
+    )
+    first_t = customers.signup_t + delay
+    idx = np.flatnonzero(first_t < horizon)
+    t = first_t[idx]
+    drop = rng.random(len(idx)) < customers.dropout[idx]
+    return idx, t, drop
+
+
 def simulate_purchases(
     rng: np.random.Generator, customers: Customers, clock: Clock, show_progress: bool
 ) -> Purchases:
@@ -747,16 +521,10 @@ def simulate_purchases(
     Loops over purchase *candidates* (thinning) with a shrinking active set; each iteration
     handles every still-active customer at once.
     """
-    n = len(customers.rate)
     horizon = clock.horizon
-    quick = rng.random(n) < 0.5
-    delay = np.where(quick, rng.exponential(15.0 / 1440.0, n), rng.exponential(3.0, n))
-    first_t = customers.signup_t + delay
-    idx = np.flatnonzero(first_t < horizon)
-    t = first_t[idx]
+    idx, t, drop = _first_purchases(rng, customers, horizon)
     out_c, out_t = [idx], [t]
-    dropped_at = np.full(n, np.nan)
-    drop = rng.random(len(idx)) < customers.dropout[idx]
+    dropped_at = np.full(len(customers.rate), np.nan)
     dropped_at[idx[drop]] = t[drop]
     idx, t = idx[~drop], t[~drop]
     max_rate = customers.rate * SEASON_MAX
@@ -777,7 +545,7 @@ def simulate_purchases(
             keep[accept] = ~drop
             idx, t = idx[keep], t[keep]
             bar.update(1)
-            if bar.n % 20 == 0:
+            if bar.n % PROGRESS_POSTFIX_EVERY == 0:
                 bar.set_postfix(active=len(idx))
     return Purchases(np.concatenate(out_c), np.concatenate(out_t), dropped_at)
 
@@ -804,12 +572,57 @@ def _dedupe_lines(
             dup |= same & (pos >= d)
         return dup
 
-    for _ in range(6):
+    for _ in range(MAX_REDRAW_ROUNDS):
         dup = repeated()
         if not dup.any():
             break
         product[dup] = _sample_products(rng, catalogue, item_cat[dup])
     return ~repeated()
+
+
+def _order_lines(
+    rng: np.random.Generator, customers: Customers, catalogue: Catalogue, cust: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """1-4 distinct products per order (``cust`` = each order's customer).
+
+    Returns each line's order index and product, grouped by order.
+    """
+    n_orders = len(cust)
+    n_lines = 1 + _categorical(rng, np.array(ITEMS_PER_ORDER_P), n_orders)
+    starts = _gaps_to_starts(n_lines)
+    item_order = np.repeat(np.arange(n_orders, dtype=np.int64), n_lines)
+    pos = _position_in_group(item_order, starts)
+    item_cat = _sample_categories(rng, customers, cust[item_order])
+    product = _sample_products(rng, catalogue, item_cat)
+    keep = _dedupe_lines(rng, catalogue, item_order, item_cat, product, pos)
+    return item_order[keep], product[keep]
+
+
+def _line_prices_cents(
+    rng: np.random.Generator, catalogue: Catalogue, clock: Clock, product: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """Unit prices at time ``t``: list price, yearly drift, peak-sale and promo discounts."""
+    season_boost = clock.season(t) > PEAK_SALE_SEASON
+    u = rng.random(len(product))
+    discount = np.where(
+        season_boost & (u < PEAK_SALE_P),
+        PEAK_SALE_DISCOUNT,
+        np.where(u < PROMO_P, PROMO_DISCOUNT, 0.0),
+    )
+    drift = 1.0 + PRICE_DRIFT_PER_YEAR * t / DAYS_PER_YEAR
+    price_cents = np.round(catalogue.price_cents[product] * drift * (1.0 - discount))
+    return price_cents.astype(np.int64)
+
+
+def _order_status(rng: np.random.Generator, customers: Customers, cust: np.ndarray) -> np.ndarray:
+    """Cancelled, returned or completed; both rise with the customer's dropout and returns."""
+    u = rng.random(len(cust))
+    cancel_p = CANCEL_BASE + CANCEL_DROPOUT_EFFECT * customers.dropout[cust]
+    return np.where(
+        u < cancel_p,
+        CANCELLED,
+        np.where(u < cancel_p + customers.return_propensity[cust], RETURNED, COMPLETED),
+    ).astype(np.int8)
 
 
 def make_orders(
@@ -823,36 +636,14 @@ def make_orders(
     order = np.lexsort((purchases.customer, purchases.t))
     cust = purchases.customer[order]
     t = purchases.t[order]
-    n_orders = len(t)
-    n_lines = 1 + _categorical(rng, np.array(ITEMS_PER_ORDER_P), n_orders)
-    starts = _gaps_to_starts(n_lines)
-    item_order = np.repeat(np.arange(n_orders, dtype=np.int64), n_lines)
-    pos = _position_in_group(item_order, starts)
-    item_cust = cust[item_order]
-    item_cat = _sample_categories(rng, customers, item_cust)
-    product = _sample_products(rng, catalogue, item_cat)
-    keep = _dedupe_lines(rng, catalogue, item_order, item_cat, product, pos)
-    item_order, product = item_order[keep], product[keep]
+    item_order, product = _order_lines(rng, customers, catalogue, cust)
     quantity = 1 + _categorical(rng, np.array(QUANTITY_P), len(product))
-    item_t = t[item_order]
-    season_boost = clock.season(item_t) > 1.0 + SEASON_YEARLY_AMP + 0.3 * SEASON_PEAK_AMP
-    u = rng.random(len(product))
-    discount = np.where(season_boost & (u < 0.35), 0.15, np.where(u < 0.05, 0.10, 0.0))
-    drift = 1.0 + PRICE_DRIFT_PER_YEAR * item_t / DAYS_PER_YEAR
-    price_cents = np.round(catalogue.price_cents[product] * drift * (1.0 - discount))
-    price_cents = price_cents.astype(np.int64)
-    total_cents = np.bincount(item_order, weights=quantity * price_cents, minlength=n_orders)
-    u = rng.random(n_orders)
-    cancel_p = CANCEL_BASE + 0.03 * customers.dropout[cust]
-    status = np.where(
-        u < cancel_p,
-        CANCELLED,
-        np.where(u < cancel_p + customers.return_propensity[cust], RETURNED, COMPLETED),
-    ).astype(np.int8)
+    price_cents = _line_prices_cents(rng, catalogue, clock, product, t[item_order])
+    total_cents = np.bincount(item_order, weights=quantity * price_cents, minlength=len(t))
     return Orders(
         customer=cust,
         t=t,
-        status=status,
+        status=_order_status(rng, customers, cust),
         total_cents=np.round(total_cents).astype(np.int64),
         item_order=item_order,
         item_product=product,
@@ -875,6 +666,26 @@ class _EventParts:
     query: np.ndarray  # -1 = null
 
 
+def _session_lengths(rng: np.random.Generator, customers: Customers, orders: Orders) -> np.ndarray:
+    """Length in days of the shopping session before each order (never before signup)."""
+    avail = orders.t - customers.signup_t[orders.customer]
+    return np.minimum(
+        SESSION_MIN_DAYS + rng.exponential(SESSION_MEAN_EXTRA_DAYS, len(orders.t)),
+        SESSION_MAX_TENURE_SHARE * np.maximum(avail, 0.0),
+    )
+
+
+def _during_session(
+    rng: np.random.Generator,
+    orders: Orders,
+    session: np.ndarray,
+    order_index: np.ndarray,
+    at: tuple[float, float],
+) -> np.ndarray:
+    """Times inside the session of each order in ``order_index``, ``at`` of it before the order."""
+    return orders.t[order_index] - session[order_index] * rng.uniform(*at, len(order_index))
+
+
 def _funnel_events(
     rng: np.random.Generator,
     customers: Customers,
@@ -883,22 +694,20 @@ def _funnel_events(
 ) -> _EventParts:
     """Search -> view -> add-to-cart sessions in the hours before each order."""
     n_orders = len(orders.t)
-    avail = orders.t - customers.signup_t[orders.customer]
-    session = np.minimum(
-        5.0 / 1440.0 + rng.exponential(8.0 / 24.0, n_orders), 0.98 * np.maximum(avail, 0.0)
-    )
+    session = _session_lengths(rng, customers, orders)
     # searches: one per order with some probability, for the first item's category
     first_line = np.searchsorted(orders.item_order, np.arange(n_orders))
-    s_ord = np.flatnonzero(rng.random(n_orders) < 0.25)
+    s_ord = np.flatnonzero(rng.random(n_orders) < FUNNEL_SEARCH_P)
     s_cat = catalogue.category[orders.item_product[first_line[s_ord]]]
-    s_t = orders.t[s_ord] - session[s_ord] * rng.uniform(0.85, 1.0, len(s_ord))
+    s_t = _during_session(rng, orders, session, s_ord, FUNNEL_SEARCH_AT)
     # views and add-to-carts of each ordered product
     n_items = len(orders.item_order)
-    v_line = np.flatnonzero(rng.random(n_items) < 0.6)
-    a_line = np.flatnonzero(rng.random(n_items) < 0.5)
+    v_line = np.flatnonzero(rng.random(n_items) < FUNNEL_VIEW_P)
+    a_line = np.flatnonzero(rng.random(n_items) < FUNNEL_CART_P)
     v_ord, a_ord = orders.item_order[v_line], orders.item_order[a_line]
-    v_t = orders.t[v_ord] - session[v_ord] * rng.uniform(0.2, 0.85, len(v_line))
-    a_t = orders.t[a_ord] - session[a_ord] * rng.uniform(0.01, 0.2, len(a_line))
+    v_t = _during_session(rng, orders, session, v_ord, FUNNEL_VIEW_AT)
+    a_t = _during_session(rng, orders, session, a_ord, FUNNEL_CART_AT)
+    s_query = _sample_queries(rng, catalogue, s_cat)
     return _EventParts(
         customer=np.concatenate(
             [orders.customer[s_ord], orders.customer[v_ord], orders.customer[a_ord]]
@@ -918,12 +727,7 @@ def _funnel_events(
                 orders.item_product[a_line],
             ]
         ),
-        query=np.concatenate(
-            [
-                _sample_queries(rng, catalogue, s_cat),
-                np.full(len(v_line) + len(a_line), -1, np.int64),
-            ]
-        ),
+        query=np.concatenate([s_query, np.full(len(v_line) + len(a_line), -1, np.int64)]),
     )
 
 
@@ -984,7 +788,7 @@ def make_events(
     return pa.Table.from_arrays(
         [
             customer_ids.take(pa.array(customer)),
-            _timestamps(clock.to_us(t)),
+            timestamps(clock.to_us(t)),
             pa.array(EVENT_TYPES, type=pa.string()).take(pa.array(kind)),
             _take_or_null(product_ids, product),
             _take_or_null(catalogue.queries, query),
@@ -1044,6 +848,30 @@ def ratings(
     return 1 + np.searchsorted(np.array(RATING_CUTS), z, side="right").astype(np.int64)
 
 
+def _reviewed_orders(
+    rng: np.random.Generator, catalogue: Catalogue, orders: Orders, horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which orders get a review, and when: ``(order, time, product, customer)``, time-ordered.
+
+    Each chosen order reviews its first item, a few days later; reviews after ``horizon`` are
+    dropped, and only the first review of each (customer, product) pair is kept.
+    """
+    review_p = np.array([REVIEW_P[COMPLETED], REVIEW_P[RETURNED], REVIEW_P[CANCELLED]])
+    chosen = np.flatnonzero(rng.random(len(orders.t)) < review_p[orders.status])
+    delay = REVIEW_MIN_DELAY_DAYS + rng.exponential(REVIEW_MEAN_EXTRA_DELAY_DAYS, len(chosen))
+    t = orders.t[chosen] + delay
+    first_line = np.searchsorted(orders.item_order, chosen)
+    product = orders.item_product[first_line]
+    cust = orders.customer[chosen]
+    inside = t < horizon
+    chosen, t, product, cust = chosen[inside], t[inside], product[inside], cust[inside]
+    _, first = np.unique(cust * len(catalogue.category) + product, return_index=True)
+    first.sort()
+    chosen, t, product, cust = chosen[first], t[first], product[first], cust[first]
+    order = np.argsort(t, kind="stable")
+    return chosen[order], t[order], product[order], cust[order]
+
+
 def make_reviews(
     rng: np.random.Generator,
     customers: Customers,
@@ -1054,30 +882,20 @@ def make_reviews(
     product_ids: pa.Array,
 ) -> pa.Table:
     """Reviews of the first item of some orders, one per (customer, product), time-ordered."""
-    n_orders = len(orders.t)
-    review_p = np.array([REVIEW_P[COMPLETED], REVIEW_P[RETURNED], REVIEW_P[CANCELLED]])
-    chosen = np.flatnonzero(rng.random(n_orders) < review_p[orders.status])
-    delay = 2.0 + rng.exponential(6.0, len(chosen))
-    t = orders.t[chosen] + delay
-    first_line = np.searchsorted(orders.item_order, chosen)
-    product = orders.item_product[first_line]
-    cust = orders.customer[chosen]
-    inside = t < clock.horizon
-    chosen, t, product, cust = chosen[inside], t[inside], product[inside], cust[inside]
-    _, first = np.unique(cust * len(catalogue.category) + product, return_index=True)
-    first.sort()
-    chosen, t, product, cust = chosen[first], t[first], product[first], cust[first]
-    order = np.argsort(t, kind="stable")
-    chosen, t, product, cust = chosen[order], t[order], product[order], cust[order]
+    chosen, t, product, cust = _reviewed_orders(rng, catalogue, orders, clock.horizon)
     returned = (orders.status[chosen] == RETURNED).astype(np.float64)
     rating = ratings(rng, customers.dropout[cust], customers.leniency[cust], returned)
-    sentiment = np.where(rating <= 2, NEGATIVE, np.where(rating == 3, NEUTRAL, POSITIVE))
+    sentiment = np.where(
+        rating <= NEGATIVE_MAX_RATING,
+        NEGATIVE,
+        np.where(rating == NEUTRAL_RATING, NEUTRAL, POSITIVE),
+    )
     names = pa.array(catalogue.names, type=pa.string()).take(pa.array(product))
     return pa.Table.from_arrays(
         [
             customer_ids.take(pa.array(cust)),
             product_ids.take(pa.array(product)),
-            _timestamps(clock.to_us(t)),
+            timestamps(clock.to_us(t)),
             pa.array(rating, type=pa.int64()),
             review_texts(rng, sentiment, names),
         ],
@@ -1085,214 +903,50 @@ def make_reviews(
     )
 
 
-# --- dirty rows -----------------------------------------------------------------------------
-
-
-def n_dirty_rows(n_rows: int, fraction: float, n_kinds: int) -> int:
-    """How many dirty rows a table of ``n_rows`` clean rows gets (at least one per kind)."""
-    if fraction <= 0 or n_rows == 0 or n_kinds == 0:
-        return 0
-    return max(n_kinds, round(fraction * n_rows))
-
-
-def _kind_counts(total: int, n_kinds: int) -> list[int]:
-    """Split ``total`` dirty rows as evenly as possible over ``n_kinds`` kinds."""
-    return [total // n_kinds + (1 if i < total % n_kinds else 0) for i in range(n_kinds)]
-
-
-def _with_column(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """Replace column ``name`` of ``table``."""
-    i = table.schema.get_field_index(name)
-    return table.set_column(i, table.schema.field(i), values)
-
-
-def _future_us(rng: np.random.Generator, k: int) -> pa.Array:
-    """``k`` timestamps in the year 2099."""
-    offset = (rng.random(k) * 364 * US_PER_DAY).astype(np.int64)
-    return _timestamps(int(FUTURE_START.astype(np.int64)) + offset)
-
-
-def _interleave(rng: np.random.Generator, clean: pa.Table, dirty: pa.Table) -> pa.Table:
-    """Insert the dirty rows at random positions of the clean table."""
-    if dirty.num_rows == 0:
-        return clean
-    n = clean.num_rows
-    positions = np.sort(rng.integers(0, n + 1, dirty.num_rows))
-    index = np.insert(np.arange(n, dtype=np.int64), positions, n + np.arange(dirty.num_rows))
-    return pa.concat_tables([clean, dirty.cast(clean.schema)]).take(pa.array(index))
-
-
-def _sample_rows(rng: np.random.Generator, table: pa.Table, k: int) -> pa.Table:
-    """``k`` random rows of ``table`` (with replacement if it is small)."""
-    idx = rng.choice(table.num_rows, size=k, replace=k > table.num_rows)
-    return table.take(pa.array(np.sort(idx)))
-
-
-@dataclass
-class IdSpace:
-    """Id formats plus counters for fresh ids that never collide with clean ones."""
-
-    n_customers: int
-    n_orders: int
-    customer_width: int
-    order_width: int
-    next_customer: int = 0
-    next_order: int = 0
-
-    def __post_init__(self) -> None:
-        self.next_customer = self.n_customers
-        self.next_order = self.n_orders
-
-    def customer_ids(self, numbers: np.ndarray) -> pa.Array:
-        """Format customer numbers as ids."""
-        return _format_ids("c", numbers, self.customer_width)
-
-    def order_ids(self, numbers: np.ndarray) -> pa.Array:
-        """Format order numbers as ids."""
-        return _format_ids("o", numbers, self.order_width)
-
-    def fresh_customers(self, k: int) -> pa.Array:
-        """``k`` customer ids that are not in the customers table."""
-        self.next_customer += k
-        return self.customer_ids(np.arange(self.next_customer - k, self.next_customer))
-
-    def fresh_orders(self, k: int) -> pa.Array:
-        """``k`` order ids that are not (yet) in the orders table."""
-        self.next_order += k
-        return self.order_ids(np.arange(self.next_order - k, self.next_order))
-
-
-def _dirty_customers(rng: np.random.Generator, table: pa.Table, fraction: float) -> pa.Table:
-    """Duplicate-id rows (a later re-registration) and rows without a customer id."""
-    kinds = DIRTY_KINDS["customers"]
-    total = n_dirty_rows(table.num_rows, fraction, len(kinds))
-    if total == 0:
-        return table
-    k_dup, k_null = _kind_counts(total, len(kinds))
-    dup = _sample_rows(rng, table, k_dup)
-    later = pc.cast(dup["signed_up_at"], pa.int64()).to_numpy() + (
-        (1 + rng.random(k_dup) * 30) * US_PER_DAY
-    ).astype(np.int64)
-    dup = _with_column(dup, "signed_up_at", _timestamps(later))
-    null = _sample_rows(rng, table, k_null)
-    null = _with_column(null, "customer_id", pa.nulls(k_null, pa.string()))
-    return _interleave(rng, table, pa.concat_tables([dup, null]))
-
-
-def _dirty_orders(
-    rng: np.random.Generator, table: pa.Table, fraction: float, ids: IdSpace
-) -> pa.Table:
-    """Null ids, duplicates, bad totals, future dates and unknown customers."""
-    kinds = DIRTY_KINDS["orders"]
-    total = n_dirty_rows(table.num_rows, fraction, len(kinds))
-    if total == 0:
-        return table
-    counts = dict(zip(kinds, _kind_counts(total, len(kinds)), strict=True))
-    parts: list[pa.Table] = []
-    for kind in kinds:
-        k = counts[kind]
-        rows = _sample_rows(rng, table, k)
-        if kind == "duplicate_row":
-            parts.append(rows)
-            continue
-        if kind == "null_order_id":
-            parts.append(_with_column(rows, "order_id", pa.nulls(k, pa.string())))
-            continue
-        rows = _with_column(rows, "order_id", ids.fresh_orders(k))
-        totals = rows["order_total"].to_numpy()
-        if kind == "null_customer_id":
-            rows = _with_column(rows, "customer_id", pa.nulls(k, pa.string()))
-        elif kind == "negative_total":
-            rows = _with_column(rows, "order_total", pa.array(-np.abs(totals) - 0.01))
-        elif kind == "nan_total":
-            rows = _with_column(rows, "order_total", pa.array(np.full(k, np.nan)))
-        elif kind == "inf_total":
-            rows = _with_column(rows, "order_total", pa.array(np.full(k, np.inf)))
-        elif kind == "future_ordered_at":
-            rows = _with_column(rows, "ordered_at", _future_us(rng, k))
-        elif kind == "unknown_customer":
-            rows = _with_column(rows, "customer_id", ids.fresh_customers(k))
-        parts.append(rows)
-    return _interleave(rng, table, pa.concat_tables(parts))
-
-
-def _dirty_order_items(
-    rng: np.random.Generator, table: pa.Table, fraction: float, ids: IdSpace
-) -> pa.Table:
-    """Zero quantities, negative prices and lines of orders that do not exist."""
-    kinds = DIRTY_KINDS["order_items"]
-    total = n_dirty_rows(table.num_rows, fraction, len(kinds))
-    if total == 0:
-        return table
-    k_zero, k_neg, k_orphan = _kind_counts(total, len(kinds))
-    zero = _sample_rows(rng, table, k_zero)
-    zero = _with_column(zero, "quantity", pa.array(np.zeros(k_zero, np.int64)))
-    neg = _sample_rows(rng, table, k_neg)
-    neg = _with_column(neg, "unit_price", pc.negate(neg["unit_price"]))
-    orphan = _sample_rows(rng, table, k_orphan)
-    orphan = _with_column(orphan, "order_id", ids.fresh_orders(k_orphan))
-    return _interleave(rng, table, pa.concat_tables([zero, neg, orphan]))
-
-
-def _dirty_events(rng: np.random.Generator, table: pa.Table, fraction: float) -> pa.Table:
-    """Events without a customer, from the future, or logged twice."""
-    kinds = DIRTY_KINDS["events"]
-    total = n_dirty_rows(table.num_rows, fraction, len(kinds))
-    if total == 0:
-        return table
-    k_null, k_future, k_dup = _kind_counts(total, len(kinds))
-    null = _sample_rows(rng, table, k_null)
-    null = _with_column(null, "customer_id", pa.nulls(k_null, pa.string()))
-    future = _sample_rows(rng, table, k_future)
-    future = _with_column(future, "event_at", _future_us(rng, k_future))
-    dup = _sample_rows(rng, table, k_dup)
-    return _interleave(rng, table, pa.concat_tables([null, future, dup]))
-
-
-def _dirty_review_text(rng: np.random.Generator, kind: str, texts: list[str]) -> list[str]:
-    """Corrupt review texts: very long, non-ASCII, or containing an e-mail and phone number."""
-    out = []
-    for i, text in enumerate(texts):
-        k = int(rng.integers(0, 10_000))
-        if kind == "long_text":
-            out.append(" ".join([text] * (3100 // max(len(text), 1) + 2)))
-        elif kind == "non_ascii_text":
-            out.append(text + DIRTY_NON_ASCII[(k + i) % len(DIRTY_NON_ASCII)])
-        else:
-            out.append(text + DIRTY_PII[(k + i) % len(DIRTY_PII)].format(k=k))
-    return out
-
-
-def _dirty_reviews(rng: np.random.Generator, table: pa.Table, fraction: float) -> pa.Table:
-    """Out-of-range ratings and problematic texts, corrupted in place (no extra rows)."""
-    kinds = DIRTY_KINDS["reviews"]
-    total = min(n_dirty_rows(table.num_rows, fraction, len(kinds)), table.num_rows)
-    if total == 0:
-        return table
-    positions = np.sort(rng.choice(table.num_rows, size=total, replace=False))
-    labels = rng.permutation(np.repeat(np.arange(len(kinds)), _kind_counts(total, len(kinds))))
-    rating = table["rating"].to_numpy().copy()
-    texts = table["review_text"].take(pa.array(positions)).to_pylist()
-    for j, kind in enumerate(kinds):
-        sel = np.flatnonzero(labels == j)
-        if kind == "rating_zero":
-            rating[positions[sel]] = 0
-        elif kind == "rating_seven":
-            rating[positions[sel]] = 7
-        else:
-            new = _dirty_review_text(rng, kind, [texts[i] for i in sel])
-            for i, value in zip(sel, new, strict=True):
-                texts[i] = value
-    mask = np.zeros(table.num_rows, dtype=bool)
-    mask[positions] = True
-    text_col = pc.replace_with_mask(
-        table["review_text"].combine_chunks(), pa.array(mask), pa.array(texts, pa.string())
-    )
-    table = _with_column(table, "rating", pa.array(rating, type=pa.int64()))
-    return _with_column(table, "review_text", text_col)
-
-
 # --- assembly -------------------------------------------------------------------------------
+
+
+def _id_space(n_customers: int, n_orders: int) -> IdSpace:
+    """Id formats wide enough for the clean rows and the fresh ids of dirty rows."""
+    return IdSpace(
+        n_customers=n_customers,
+        n_orders=n_orders,
+        customer_width=_id_width(
+            CUSTOMER_ID_DIGITS, ID_HEADROOM_FACTOR * n_customers + ID_HEADROOM_EXTRA
+        ),
+        order_width=_id_width(ORDER_ID_DIGITS, ID_HEADROOM_FACTOR * n_orders + ID_HEADROOM_EXTRA),
+    )
+
+
+def _product_ids(catalogue: Catalogue) -> pa.Array:
+    """``p0000``-style ids of the catalogue's products."""
+    n_prod = len(catalogue.category)
+    return format_ids("p", np.arange(n_prod), _id_width(PRODUCT_ID_DIGITS, n_prod))
+
+
+def _customers_table(customers: Customers, customer_ids: pa.Array, clock: Clock) -> pa.Table:
+    """The clean customers table."""
+    return pa.Table.from_arrays(
+        [
+            customer_ids,
+            timestamps(clock.to_us(customers.signup_t)),
+            pa.array([c[NAME] for c in COUNTRIES]).take(pa.array(customers.country)),
+            pa.array([c[NAME] for c in CHANNELS]).take(pa.array(customers.channel)),
+        ],
+        schema=SCHEMAS["customers"],
+    )
+
+
+def _products_table(catalogue: Catalogue, product_ids: pa.Array) -> pa.Table:
+    """The products table (never dirtied)."""
+    return pa.Table.from_arrays(
+        [
+            product_ids,
+            pa.array(catalogue.names, type=pa.string()),
+            pa.array([c.name for c in CATEGORIES]).take(pa.array(catalogue.category)),
+        ],
+        schema=SCHEMAS["products"],
+    )
 
 
 def _orders_tables(
@@ -1304,8 +958,8 @@ def _orders_tables(
         [
             order_ids,
             customer_ids.take(pa.array(orders.customer)),
-            _timestamps(clock.to_us(orders.t)),
-            pa.array(orders.total_cents / 100.0, type=pa.float64()),
+            timestamps(clock.to_us(orders.t)),
+            pa.array(orders.total_cents / CENTS_PER_UNIT, type=pa.float64()),
             pa.array(STATUSES, type=pa.string()).take(pa.array(orders.status)),
         ],
         schema=SCHEMAS["orders"],
@@ -1315,7 +969,7 @@ def _orders_tables(
             order_ids.take(pa.array(orders.item_order)),
             product_ids.take(pa.array(orders.item_product)),
             pa.array(orders.item_quantity, type=pa.int64()),
-            pa.array(orders.item_price_cents / 100.0, type=pa.float64()),
+            pa.array(orders.item_price_cents / CENTS_PER_UNIT, type=pa.float64()),
         ],
         schema=SCHEMAS["order_items"],
     )
@@ -1346,16 +1000,32 @@ def _validate_args(n_customers: int, dirty_fraction: float) -> None:
     """Reject arguments the generator cannot honour."""
     if n_customers < 1:
         raise ValueError(f"n_customers must be >= 1, got {n_customers}")
-    if not 0.0 <= dirty_fraction < 0.5:
-        raise ValueError(f"dirty_fraction must be in [0, 0.5), got {dirty_fraction}")
+    if not 0.0 <= dirty_fraction < MAX_DIRTY_FRACTION:
+        raise ValueError(
+            f"dirty_fraction must be in [0, {MAX_DIRTY_FRACTION}), got {dirty_fraction}"
+        )
+
+
+#: Independent random streams, one per stage (adding a stage must not shift the others).
+RNG_STREAMS: tuple[str, ...] = (
+    "customers",
+    "catalogue",
+    "purchases",
+    "orders",
+    "events",
+    "reviews",
+    "dirty",
+)
+#: Stages of :func:`generate_shop_with_latent`, one step of its progress bar each.
+N_STAGES = 8
 
 
 def generate_shop_with_latent(
     n_customers: int,
     seed: int = 0,
-    start: str = "2023-01-01",
-    end: str = "2025-12-31",
-    dirty_fraction: float = 0.002,
+    start: str = DEFAULT_START,
+    end: str = DEFAULT_END,
+    dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
 ) -> tuple[dict[str, pa.Table], pa.Table]:
     """Generate the shop tables plus a ground-truth table of latent customer parameters.
@@ -1367,27 +1037,20 @@ def generate_shop_with_latent(
     """
     _validate_args(n_customers, dirty_fraction)
     clock = make_clock(start, end)
-    rng = _rngs(
-        seed, ("customers", "catalogue", "purchases", "orders", "events", "reviews", "dirty")
-    )
+    rng = _rngs(seed, RNG_STREAMS)
     began = time.perf_counter()
-    with tqdm(total=8, desc="synthetic shop", unit="stage", disable=not show_progress) as bar:
+    bar = tqdm(total=N_STAGES, desc="synthetic shop", unit="stage", disable=not show_progress)
+    with bar:
         with _stage(bar, "customers"):
             customers = make_customers(rng["customers"], n_customers, clock.horizon)
         with _stage(bar, "catalogue"):
             catalogue = make_catalogue(rng["catalogue"], n_customers)
-            n_prod = len(catalogue.category)
-            product_ids = _format_ids("p", np.arange(n_prod), _id_width(4, n_prod))
+            product_ids = _product_ids(catalogue)
         with _stage(bar, "purchases"):
             purchases = simulate_purchases(rng["purchases"], customers, clock, show_progress)
         with _stage(bar, "orders"):
             orders = make_orders(rng["orders"], customers, catalogue, purchases, clock)
-            ids = IdSpace(
-                n_customers=n_customers,
-                n_orders=len(orders.t),
-                customer_width=_id_width(7, 2 * n_customers + 10_000),
-                order_width=_id_width(8, 2 * len(orders.t) + 10_000),
-            )
+            ids = _id_space(n_customers, len(orders.t))
             customer_ids = ids.customer_ids(np.arange(n_customers))
             orders_table, items_table = _orders_tables(
                 orders, ids, customer_ids, product_ids, clock
@@ -1408,34 +1071,17 @@ def generate_shop_with_latent(
                 rng["reviews"], customers, catalogue, orders, clock, customer_ids, product_ids
             )
         with _stage(bar, "tables"):
-            customers_table = pa.Table.from_arrays(
-                [
-                    customer_ids,
-                    _timestamps(clock.to_us(customers.signup_t)),
-                    pa.array([c[0] for c in COUNTRIES]).take(pa.array(customers.country)),
-                    pa.array([c[0] for c in CHANNELS]).take(pa.array(customers.channel)),
-                ],
-                schema=SCHEMAS["customers"],
-            )
-            products_table = pa.Table.from_arrays(
-                [
-                    product_ids,
-                    pa.array(catalogue.names, type=pa.string()),
-                    pa.array([c.name for c in CATEGORIES]).take(pa.array(catalogue.category)),
-                ],
-                schema=SCHEMAS["products"],
-            )
+            clean = {
+                "customers": _customers_table(customers, customer_ids, clock),
+                "orders": orders_table,
+                "order_items": items_table,
+                "products": _products_table(catalogue, product_ids),
+                "events": events,
+                "reviews": reviews,
+            }
             latent = _latent_table(customers, purchases, customer_ids, clock)
         with _stage(bar, "dirty rows"):
-            dirty = rng["dirty"]
-            tables = {
-                "customers": _dirty_customers(dirty, customers_table, dirty_fraction),
-                "orders": _dirty_orders(dirty, orders_table, dirty_fraction, ids),
-                "order_items": _dirty_order_items(dirty, items_table, dirty_fraction, ids),
-                "products": products_table,
-                "events": _dirty_events(dirty, events, dirty_fraction),
-                "reviews": _dirty_reviews(dirty, reviews, dirty_fraction),
-            }
+            tables = add_dirty_rows(rng["dirty"], clean, dirty_fraction, ids)
     tables = {name: tables[name].combine_chunks() for name in TABLE_NAMES}
     logger.info(
         "generated synthetic shop (n=%d, seed=%d) in %.1fs: %s",
@@ -1450,9 +1096,9 @@ def generate_shop_with_latent(
 def generate_shop(
     n_customers: int,
     seed: int = 0,
-    start: str = "2023-01-01",
-    end: str = "2025-12-31",
-    dirty_fraction: float = 0.002,
+    start: str = DEFAULT_START,
+    end: str = DEFAULT_END,
+    dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
 ) -> dict[str, pa.Table]:
     """Generate a synthetic shop: ``{customers, orders, order_items, products, events, reviews}``.
@@ -1465,18 +1111,6 @@ def generate_shop(
         n_customers, seed, start, end, dirty_fraction, show_progress
     )
     return tables
-
-
-def write_shop(tables: dict[str, pa.Table], out_dir: str | Path) -> None:
-    """Write each table to ``<out_dir>/<name>.parquet`` (zstd); same input -> same bytes."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        path = out / f"{name}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
-        tmp.replace(path)
-        logger.info("wrote %s (%d rows)", path, table.num_rows)
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -1494,11 +1128,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dirty-fraction",
         type=float,
-        default=0.002,
-        help="fraction of deliberately broken rows per table (default 0.002)",
+        default=DEFAULT_DIRTY_FRACTION,
+        help=f"fraction of deliberately broken rows per table (default {DEFAULT_DIRTY_FRACTION})",
     )
-    p.add_argument("--start", default="2023-01-01", help="first day, YYYY-MM-DD")
-    p.add_argument("--end", default="2025-12-31", help="end day (exclusive), YYYY-MM-DD")
+    p.add_argument("--start", default=DEFAULT_START, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", default=DEFAULT_END, help="end day (exclusive), YYYY-MM-DD")
     p.add_argument(
         "--latent",
         action="store_true",

@@ -1,4 +1,20 @@
-"""Model training for CLV & churn: losses, evaluation metrics and classical baselines.
+"""Training of the CLV & churn model: read the warehouse, fine-tune, evaluate, ship an artifact.
+
+``python -m training`` (:mod:`training.__main__`) parses a :class:`training.config.TrainConfig`
+and runs :func:`training.train.main`. The package builds on :mod:`python_udfs` (model
+architecture, artifact I/O, the batch scorer and the closed forms shared with scoring); nothing
+in ``python_udfs`` imports it.
+
+Orchestration and I/O:
+
+* :mod:`training.config` -- the frozen, validated training configuration and its command line.
+* :mod:`training.data` -- point-in-time training examples read from the DuckDB warehouse
+  (Arrow), checked against the declared feature list, split on a customer-id hash.
+* :mod:`training.train` -- the fine-tuning loop (head / LoRA / full modes), candidate and
+  variant selection (fused / numeric / text), refit and the shipped artifact.
+* :mod:`training.evaluate` -- metrics of the model, its ablations and the baselines on the same
+  held-out rows, bootstrap intervals and the report (``report.json``, ``report.md``,
+  ``predictions.csv``).
 
 Pure-function modules (no I/O):
 
