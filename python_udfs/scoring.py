@@ -161,7 +161,7 @@ class Scorer:
         with self._lock:
             out = predict_from_embeddings(
                 self.model,
-                torch.as_tensor(embeddings),
+                torch.from_numpy(np.array(embeddings, dtype=np.float32)),  # a writable copy
                 self.scaler.transform(numeric),
                 self.device,
                 self.config.clv_scale,
