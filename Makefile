@@ -15,7 +15,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 # build / train use them; demo, the tests and the benchmarks run on the bundled defaults.
 DEFAULTS := env $(foreach v,$(filter CLV_%,$(.VARIABLES)),-u $(v))
 
-.PHONY: setup demo build train test lint pytest dbt-test test-slow benchmark benchmark-cdnow clean
+.PHONY: setup demo build train test lint pytest dbt-test test-slow benchmark benchmark-cdnow \
+	benchmark-scale docs clean
 
 setup: $(STAMP)
 
@@ -34,9 +35,9 @@ $(STAMP): pyproject.toml constraints.txt
 # The main job: features (and their tests) -> train -> score in SQL + marts -> summary.
 demo: setup
 	mkdir -p warehouse
-	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --exclude tag:scoring
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --selector features
 	$(DEFAULTS) $(BIN)/python -m training
-	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --select tag:scoring
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --selector scoring
 	$(DEFAULTS) $(BIN)/python -m shopdata.summary
 
 # Everything, scoring included (needs a trained model in artifacts/, see `make train`).
@@ -63,7 +64,7 @@ pytest: setup
 dbt-test: setup
 	mkdir -p warehouse
 	rm -f warehouse/ci.duckdb
-	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --target ci --exclude tag:scoring
+	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --target ci --selector features
 
 test: lint pytest dbt-test
 
@@ -86,7 +87,7 @@ benchmark-cdnow: setup
 	@# Feature models only: the scoring models need a model, which this target trains next.
 	$(DEFAULTS) CLV_DUCKDB_PATH=$(CDNOW_BENCH)/warehouse.duckdb \
 		CLV_TRAINING_CUTOFFS='["1997-10-01"]' CLV_HORIZON_DAYS=273 CLV_CHURN_HORIZON_DAYS=273 \
-		$(DBT) build $(DBT_FLAGS) --exclude tag:scoring
+		$(DBT) build $(DBT_FLAGS) --selector features
 	$(DEFAULTS) $(BIN)/python -m training --database $(CDNOW_BENCH)/warehouse.duckdb \
 		$(BENCH_TRAIN) --export-predictions benchmarks/out/cdnow_predictions.csv \
 		--output-dir $(CDNOW_BENCH)/artifacts --report-dir $(CDNOW_BENCH)/report
@@ -106,11 +107,24 @@ benchmark-completejourney: setup
 	$(DEFAULTS) CLV_DUCKDB_PATH=$(CJ_BENCH)/warehouse.duckdb \
 		CLV_RAW_PATH=$(CJ_BENCH)/raw CLV_RAW_FORMAT=parquet \
 		CLV_TRAINING_CUTOFFS='["2017-10-01"]' CLV_HORIZON_DAYS=92 CLV_CHURN_HORIZON_DAYS=92 \
-		$(DBT) build $(DBT_FLAGS) --exclude tag:scoring
+		$(DBT) build $(DBT_FLAGS) --selector features
 	$(DEFAULTS) $(BIN)/python -m training --database $(CJ_BENCH)/warehouse.duckdb \
 		$(BENCH_TRAIN) --export-predictions benchmarks/out/completejourney_predictions.csv \
 		--output-dir $(CJ_BENCH)/artifacts --report-dir $(CJ_BENCH)/report
 	cat $(CJ_BENCH)/report/report.md
+
+# Daily scoring at scale (issue 11): a synthetic shop of 10^5 customers through features, the
+# first full scoring and the next day's, the encoder against the matmul ceiling, ad-hoc latency.
+# Add sizes with SCALE="100000 1000000". Results: benchmarks/out/scale/scale.json.
+SCALE ?= 100000
+benchmark-scale: setup
+	$(DEFAULTS) $(BIN)/python -m benchmarks.scale $(foreach n,$(SCALE),--customers $(n))
+
+# The dbt docs site, without a trained model (the catalog reads the warehouse as built).
+docs: setup
+	$(DEFAULTS) $(DBT) parse $(DBT_FLAGS)
+	$(DEFAULTS) $(DBT) docs generate $(DBT_FLAGS) --no-compile --static
+	@echo "dbt docs: target/static_index.html (or: $(DBT) docs serve $(DBT_FLAGS))"
 
 clean:
 	rm -rf target logs warehouse

@@ -111,16 +111,20 @@ def predict_from_embeddings(
         chunk = slice(start, start + HEAD_CHUNK_ROWS)
         ziln, churn = model.head_forward(embeddings[chunk].to(device), numeric[chunk].to(device))
         parts.append((ziln.float().cpu(), churn.float().cpu()))
-    ziln = torch.cat([p[0] for p in parts])[:n]
-    churn = torch.cat([p[1] for p in parts])[:n]
+    # Element-wise functions (exp, erfinv, sigmoid) take SIMD paths whose last bits differ
+    # from their scalar tails, so they run on the padded chunks (a multiple of the vector
+    # width) and the padding is dropped last.
+    ziln = torch.cat([p[0] for p in parts])
+    churn = torch.cat([p[1] for p in parts])
     ziln = ziln + torch.tensor([0.0, float(np.log(clv_scale)), 0.0])
     p, _, _ = ziln_params(ziln)
     q = ziln_quantiles(ziln, (0.1, 0.5, 0.9))
-    return {
-        "predicted_clv": ziln_expected_value(ziln).numpy().astype(np.float64),
-        "churn_probability": torch.sigmoid(churn).numpy().astype(np.float64),
-        "purchase_probability": p.numpy().astype(np.float64),
-        "clv_p10": q[:, 0].numpy().astype(np.float64),
-        "clv_p50": q[:, 1].numpy().astype(np.float64),
-        "clv_p90": q[:, 2].numpy().astype(np.float64),
+    out = {
+        "predicted_clv": ziln_expected_value(ziln),
+        "churn_probability": torch.sigmoid(churn),
+        "purchase_probability": p,
+        "clv_p10": q[:, 0].contiguous(),
+        "clv_p50": q[:, 1].contiguous(),
+        "clv_p90": q[:, 2].contiguous(),
     }
+    return {name: values.numpy()[:n].astype(np.float64) for name, values in out.items()}

@@ -34,7 +34,6 @@ import contextlib
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,8 +64,7 @@ class LazyScorer:
         self._config: ArtifactConfig | None = None
         self._scorer: Scorer | None = None
         self._lock = threading.Lock()
-        self._embedded = 0
-        self._last_log = time.monotonic()
+        self._progress = None
 
     def artifact_dir(self) -> Path:
         if self._directory is None:
@@ -105,11 +103,15 @@ class LazyScorer:
         return self._scorer
 
     def count_embedded(self, n: int) -> None:
-        """Log the encoder's progress every PROGRESS_EVERY_S seconds (dbt shows the log)."""
-        self._embedded += n
-        if time.monotonic() - self._last_log >= PROGRESS_EVERY_S:
-            self._last_log = time.monotonic()
-            logger.info("clv_embed: %d distinct texts embedded so far", self._embedded)
+        """Progress of clv_embed on stderr (texts and texts/s; DuckDB does not tell the UDF
+        how many rows are coming), at most every PROGRESS_EVERY_S seconds."""
+        if self._progress is None:
+            from tqdm.auto import tqdm
+
+            self._progress = tqdm(
+                desc="clv_embed", unit=" texts", mininterval=PROGRESS_EVERY_S, leave=False
+            )
+        self._progress.update(n)
 
     def model_info(self) -> dict:
         config = self.artifact_config()

@@ -58,6 +58,62 @@ def test_udfs_score_on_a_plain_duckdb_connection(small_warehouse, tiny_artifacts
     assert [r[3] for r in rows] == pytest.approx([r[1]["churn_probability"] for r in rows])
     info = json.loads(con.execute("select clv_model_info()").fetchone()[0])
     assert info["model_version"] == rows[0][1]["model_version"]
+    assert info["uses_text"] and info["embedding_dim"] == 32
+
+
+def test_the_two_parts_of_scoring_equal_clv_score_to_the_bit(
+    small_warehouse, tiny_artifacts, features_sql
+):
+    """clv_score(t, f) == clv_score_embedded(clv_embed(t), f), in one query or in two."""
+    con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
+    register(con, tiny_artifacts, device="cpu")
+    one_call = con.execute(
+        f"select customer_id, clv_score(behaviour_text, {features_sql}).predicted_clv, "
+        f"clv_score_embedded(clv_embed(behaviour_text), {features_sql}).predicted_clv "
+        f"from customer_features order by customer_id"
+    ).fetchall()
+    halves = {}
+    for remainder in (0, 1):  # a fresh connection (and cache) per half
+        con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
+        register(con, tiny_artifacts, device="cpu")
+        halves.update(
+            con.execute(
+                f"select customer_id, clv_score(behaviour_text, {features_sql}).predicted_clv "
+                f"from customer_features where hash(customer_id) % 2 = {remainder}"
+            ).fetchall()
+        )
+    assert all(row[1] == row[2] == halves[row[0]] for row in one_call)
+    assert con.execute("select len(clv_embed('a text'))").fetchone()[0] == 32
+
+
+def test_importing_the_plugin_imports_no_torch():
+    code = (
+        "import sys, python_udfs.plugin, python_udfs.udfs; "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_numeric_only_model_embeds_nothing(small_warehouse, tiny_bert, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    train(
+        TrainConfig(
+            database=small_warehouse.db_path, output_dir=artifacts, base_model=str(tiny_bert),
+            mode="head", epochs=1, grid="none", variants="numeric", baselines=False,
+            progress=False,
+        )
+    )  # fmt: skip
+    shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
+    run = run_dbt(
+        tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
+        ("build", "--select", "text_embeddings", "customer_scores"), model_path=artifacts,
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.scalar("select count(*) from text_embeddings") == 0
+    assert run.scalar("select count(*) from customer_scores") == run.scalar(
+        "select count(*) from customer_features"
+    )
 
 
 def test_udf_null_handling(small_warehouse, tiny_artifacts, features_sql):
@@ -152,6 +208,15 @@ def test_incremental_runs_rescore_only_what_changed(
     assert len(kept) - len(embedded) == new_texts < len(embedded)
     assert next_day.scalar("select count(*) from score_drift") == 2
     assert next_day.scalar("select max(psi) from score_drift") < 0.25
+    # Incremental scores equal a full refresh (re-embedding every text) to the bit.
+    scores = "select customer_id, predicted_clv, churn_probability, clv_p90 from customer_scores"
+    incremental = sorted(next_day.query(scores))
+    refreshed = scored_shop(
+        tiny_artifacts, "--full-refresh", "--select", "text_embeddings", "customer_scores",
+        extra_vars={"as_of_date": str(as_of + timedelta(days=1))},
+    )  # fmt: skip
+    assert sorted(refreshed.query(scores)) == incremental
+    embedded = refreshed.scalar("select count(*) from text_embeddings")
 
     artifacts = tmp_path / "artifacts"
     shutil.copytree(resolve_artifact(tiny_artifacts), artifacts / "old")
@@ -163,13 +228,16 @@ def test_incremental_runs_rescore_only_what_changed(
             mode="head",
             epochs=1,
             seed=5,
+            text_gate=False,
             baselines=False,
             progress=False,
         )
     )
-    third = scored_shop(artifacts)
+    third = scored_shop(artifacts, extra_vars={"as_of_date": str(as_of + timedelta(days=1))})
     versions = third.query("select distinct model_version from customer_scores")
     assert versions == [(resolve_artifact(artifacts).name,)]
+    # The new model was trained on the same frozen encoder: its embeddings are reused.
+    assert third.scalar("select count(*) from text_embeddings") == embedded
     assert all(
         third.query(
             "select scored_at > max_before from customer_scores, "

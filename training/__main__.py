@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "transformers", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    config = parse_args(argv)  # before torch is imported: --help and errors come at once
     from training.train import main as train
 
-    config = parse_args(argv)
     logging.getLogger("training").info(
         "warehouse %s -> artifacts %s (project configuration: dbt_project.yml + CLV_* env vars)",
         config.database,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -156,42 +158,104 @@ class TrainConfig:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """`--key value` for every TrainConfig field (`--no-baselines` / `--no-progress`)."""
+# Option groups of `python -m training --help`, in order; every field is in one.
+OPTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("database", "cutoff", "max_examples", "max_length"),
+    "model": (
+        "base_model", "mode", "hidden", "numeric_blocks", "dropout", "bins", "bgnbd_features",
+        "lora_rank", "precision", "device",
+    ),
+    "selection and evaluation": (
+        "validation", "test_fraction", "early_stopping_fraction", "grid", "variants", "refit",
+        "text_gate", "bootstrap_samples", "baselines",
+    ),
+    "optimisation": (
+        "epochs", "patience", "batch_size", "lr", "encoder_lr", "weight_decay",
+        "warmup_fraction", "grad_clip", "churn_weight", "max_steps", "seed",
+    ),
+    "output": ("output_dir", "report_dir", "export_predictions", "progress"),
+}  # fmt: skip
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" unless the help already names its default or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def _value_type(annotation: object) -> type:
+    """The argparse type of a field annotation: `int | None` -> int, `Path` -> Path, ..."""
+    options = [a for a in typing.get_args(annotation) if a is not type(None)]
+    kind = options[0] if options else annotation
+    return kind if kind in (int, float, str, Path, bool) else str
+
+
+def _field_default(f) -> object:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+def read_config_file(path: Path) -> dict:
+    """A JSON object whose keys are TrainConfig fields (unknown keys are an error)."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"--config {path}: {error}") from error
+    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(values, dict) or set(values) - known:
+        unknown = sorted(set(values) - known) if isinstance(values, dict) else values
+        raise SystemExit(f"--config {path}: unknown option(s) {unknown}; see --help")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The training CLI: one option per TrainConfig field, typed from its annotation."""
     parser = argparse.ArgumentParser(
-        prog="python -m training",
-        description=TrainConfig.__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="python -m training", description=TrainConfig.__doc__, formatter_class=_HelpFormatter
     )
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.default is not MISSING:
-            default = f.default
-        elif f.default_factory is not MISSING:
-            default = f.default_factory()
-        else:
-            default = None
-        if isinstance(default, bool):
-            parser.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=default,
-                help=f.metadata["help"],
-            )
-            continue
-        if isinstance(default, Path) or f.name in ("report_dir", "export_predictions"):
-            kind = Path
-        elif isinstance(default, float):
-            kind = float
-        elif isinstance(default, int) or f.name in ("max_examples", "batch_size", "max_steps"):
-            kind = int
-        else:
-            kind = str
-        parser.add_argument(
-            flag,
-            type=kind,
-            default=default,
-            help=f.metadata["help"],
-            choices=f.metadata.get("choices"),
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="JSON file of options (field names as keys); options given here override it",
+    )  # fmt: skip
+    hints = typing.get_type_hints(TrainConfig)
+    by_name = {f.name: f for f in fields(TrainConfig)}
+    for title, names in OPTION_GROUPS.items():
+        group = parser.add_argument_group(title)
+        for name in names:
+            f = by_name[name]
+            flag, default = "--" + name.replace("_", "-"), _field_default(f)
+            kind = _value_type(hints[name])
+            if kind is bool:
+                group.add_argument(
+                    flag, action=argparse.BooleanOptionalAction, default=default,
+                    help=f.metadata["help"],
+                )  # fmt: skip
+                continue
+            group.add_argument(
+                flag, type=kind, default=default, help=f.metadata["help"],
+                choices=f.metadata.get("choices"),
+            )  # fmt: skip
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """TrainConfig from the command line (and `--config FILE`); imports no torch."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        values = read_config_file(args.config)
+        hints = typing.get_type_hints(TrainConfig)
+        parser.set_defaults(
+            **{k: Path(v) if _value_type(hints[k]) is Path and v else v for k, v in values.items()}
         )
-    return TrainConfig(**vars(parser.parse_args(argv)))
+        args = parser.parse_args(argv)
+    options = vars(args)
+    options.pop("config")
+    return TrainConfig(**options)
