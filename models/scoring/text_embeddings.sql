@@ -26,7 +26,7 @@ texts_in_use as (
     {{ texts_in_use() }}
 ),
 
-new_texts as (
+new_texts as materialized (
     select
         texts_in_use.behaviour_text,
         texts_in_use.text_hash
@@ -51,6 +51,7 @@ final as (
         (select max(texts_in_use.as_of_date) from texts_in_use) as last_used_on,
         cast(current_timestamp as timestamp) as embedded_at
     from new_texts
+    order by length(new_texts.behaviour_text)
 )
 
 select * from final
