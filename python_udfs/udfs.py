@@ -163,12 +163,55 @@ def _as_struct(table: pa.Table) -> pa.StructArray:
     )
 
 
-def _create_function(con: duckdb.DuckDBPyConnection, name: str, *args, **kwargs) -> None:
+# DuckDB keeps Python UDFs in the database instance, which every connection to the same file
+# in one process shares; only the registering connection can remove one, and a function whose
+# connection was closed must not be called. So a second connection finds the functions there:
+# fine for the same model while the first connection lives (it is kept open here), an error
+# for another model or a closed first connection.
+_OWNERS: dict[tuple[str, str], tuple[LazyScorer, duckdb.DuckDBPyConnection]] = {}
+
+
+def _database_key(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()  # fetched to the end: dbt's connection must have no open result
+    return (rows[0][0] if rows else None) or f"memory:{id(con)}"
+
+
+def _create_function(
+    con: duckdb.DuckDBPyConnection, scorer: LazyScorer, name: str, *args, **kwargs
+) -> None:
     """create_function, replacing an earlier registration of `name` on this connection (dbt may
-    configure one connection more than once)."""
-    with contextlib.suppress(duckdb.InvalidInputException):  # not registered yet
+    configure one connection more than once); reusing one from another connection to the same
+    database when it serves the same model, and refusing when it serves another."""
+    key = (_database_key(con), name)
+    with contextlib.suppress(duckdb.InvalidInputException):  # not registered on `con`
         con.remove_function(name)
-    con.create_function(name, *args, **kwargs)
+    try:
+        con.create_function(name, *args, **kwargs)
+    except duckdb.CatalogException:
+        owner, owner_con = _OWNERS.get(key, (None, None))
+        same = owner is not None and (
+            owner.model_path.resolve(),
+            owner.device,
+        ) == (scorer.model_path.resolve(), scorer.device)
+        if not same:
+            raise ArtifactError(
+                f"{name}() is already registered for this database ({key[0]}) by another "
+                f"connection of this process with another model; DuckDB shares Python functions "
+                f"between connections to one file. Close every connection to it first, or "
+                f"register the same model path on both"
+            ) from None
+        try:
+            owner_con.execute("select 1").fetchall()
+        except duckdb.Error:
+            raise ArtifactError(
+                f"{name}() was registered for {key[0]} by a connection that is closed now; "
+                f"DuckDB keeps it until every connection to the file is closed. Close them "
+                f"all and connect again"
+            ) from None
+        return
+    _OWNERS[key] = (scorer, con)
 
 
 def _register_info(con: duckdb.DuckDBPyConnection, scorer: LazyScorer) -> None:
@@ -178,7 +221,7 @@ def _register_info(con: duckdb.DuckDBPyConnection, scorer: LazyScorer) -> None:
         ("clv_model_info", lambda: json.dumps(scorer.model_info())),
         ("clv_encoder_fingerprint", scorer.encoder_fingerprint),
     ):
-        _create_function(con, name, function, [], "VARCHAR", side_effects=True)
+        _create_function(con, scorer, name, function, [], "VARCHAR", side_effects=True)
 
 
 def _register_scoring(
@@ -219,9 +262,10 @@ def _register_scoring(
          ["VARCHAR", struct], "DOUBLE"),
         ("clv_embed", clv_embed, ["VARCHAR"], embedding_type),
     ):  # fmt: skip
-        _create_function(con, name, function, arguments, returns, type="arrow")
+        _create_function(con, scorer, name, function, arguments, returns, type="arrow")
     _create_function(
         con,
+        scorer,
         "clv_score_embedded",
         clv_score_embedded,
         [embedding_type, struct],

@@ -66,16 +66,15 @@ def test_the_two_parts_of_scoring_equal_clv_score_to_the_bit(
 ):
     """clv_score(t, f) == clv_score_embedded(clv_embed(t), f), in one query or in two."""
     con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
-    register(con, tiny_artifacts, device="cpu")
+    scorer = register(con, tiny_artifacts, device="cpu")
     one_call = con.execute(
         f"select customer_id, clv_score(behaviour_text, {features_sql}).predicted_clv, "
         f"clv_score_embedded(clv_embed(behaviour_text), {features_sql}).predicted_clv "
         f"from customer_features order by customer_id"
     ).fetchall()
     halves = {}
-    for remainder in (0, 1):  # a fresh connection (and cache) per half
-        con = duckdb.connect(str(small_warehouse.db_path), read_only=True)
-        register(con, tiny_artifacts, device="cpu")
+    for remainder in (0, 1):  # an empty text cache per half
+        scorer.get()._cache.clear()
         halves.update(
             con.execute(
                 f"select customer_id, clv_score(behaviour_text, {features_sql}).predicted_clv "
@@ -319,3 +318,20 @@ def test_empty_input_fails_loudly_naming_the_cause(tiny_artifacts, tmp_path):
     with duckdb.connect(str(run.db_path), read_only=True) as con:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
     assert "customer_scores" not in tables and "customer_segments" not in tables
+
+
+def test_a_second_connection_may_not_bring_another_model(tiny_artifacts, tmp_path):
+    """DuckDB shares Python UDFs between connections to one file: same model fine, another
+    model refused (it would silently score with the first one)."""
+    from python_udfs.artifact import ArtifactError
+
+    database = str(tmp_path / "shared.duckdb")
+    first = duckdb.connect(database)
+    register(first, tiny_artifacts, device="cpu")
+    second = duckdb.connect(database)
+    register(second, tiny_artifacts, device="cpu")
+    assert second.execute("select clv_model_version()").fetchone()[0]
+    other = tmp_path / "other"
+    shutil.copytree(resolve_artifact(tiny_artifacts), other)
+    with pytest.raises(ArtifactError, match="already registered for this database"):
+        register(duckdb.connect(database), other, device="cpu")
