@@ -94,19 +94,30 @@ def test_importing_the_plugin_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
-def test_a_numeric_only_model_embeds_nothing(small_warehouse, tiny_bert, tmp_path):
-    artifacts = tmp_path / "artifacts"
-    train(
-        TrainConfig(
-            database=small_warehouse.db_path, output_dir=artifacts, base_model=str(tiny_bert),
-            mode="head", epochs=1, grid="none", variants="numeric", baselines=False,
-            progress=False,
-        )
+def test_a_numeric_only_model_embeds_nothing(small_warehouse, tiny_artifacts, tmp_path):
+    """What the text gate ships when the text does not help: no encoder work at scoring."""
+    import dataclasses
+
+    import torch
+
+    from python_udfs.artifact import load_artifact, save_artifact
+    from python_udfs.features import FeatureScaler
+    from python_udfs.model import ClvModel
+
+    fused, tokenizer, config = load_artifact(tiny_artifacts)
+    torch.manual_seed(0)
+    numeric = ClvModel(
+        fused.encoder, n_numeric=FeatureScaler.from_dict(config.scaler).width,
+        hidden=config.hidden, numeric_blocks=config.numeric_blocks, inputs="numeric",
     )  # fmt: skip
+    artifacts = tmp_path / "artifacts"
+    numeric_config = dataclasses.replace(config, model_version="numeric-only", inputs="numeric")
+    save_artifact(artifacts / "numeric-only", numeric, tokenizer, numeric_config)
+    set_current(artifacts, "numeric-only")
     shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
     run = run_dbt(
         tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
-        ("build", "--select", "text_embeddings", "customer_scores"), model_path=artifacts,
+        ("run", "--select", "text_embeddings", "customer_scores"), model_path=artifacts,
     )  # fmt: skip
     assert run.returncode == 0, run.output[-3000:]
     assert run.scalar("select count(*) from text_embeddings") == 0
@@ -187,16 +198,30 @@ def test_incremental_runs_rescore_only_what_changed(
     assert second.scalar("select count(*) from customer_score_history") == customers
     assert second.scalar("select count(*) from score_drift") == 0
 
-    next_day = scored_shop(extra_vars={"as_of_date": str(as_of + timedelta(days=1))})
+    # Two days later, keeping embeddings unused for a day: the texts no one uses now go.
+    later = {"as_of_date": str(as_of + timedelta(days=2)), "embedding_retention_days": 1}
+    next_day = scored_shop(extra_vars=later)
     history = next_day.query(
         "select as_of_date, count(*), count(distinct customer_id) from customer_score_history "
         "group by 1 order by 1"
     )
-    assert [row[0] for row in history] == [as_of, as_of + timedelta(days=1)]
+    assert [row[0] for row in history] == [as_of, as_of + timedelta(days=2)]
     assert all(row[1] == row[2] for row in history)
     # Only texts not seen before were embedded; the earlier embeddings were kept as they were.
     kept = dict(next_day.query("select text_hash, embedded_at from text_embeddings"))
-    assert all(kept[text_hash] == at for text_hash, at in embedded)
+    in_use = {
+        h for (h,) in next_day.query("select md5_number(behaviour_text) from customer_features")
+    }
+    evicted = {h for h, _ in embedded} - set(kept)
+    assert evicted and not evicted & in_use
+    assert all(kept[text_hash] == at for text_hash, at in embedded if text_hash not in evicted)
+    assert (
+        next_day.scalar(
+            "select count(*) from text_embeddings where last_used_on < date '"
+            f"{as_of + timedelta(days=2)}'"
+        )
+        == 0
+    )
     new_texts = next_day.scalar(
         "select count(distinct behaviour_text) from (select behaviour_text from "
         "customer_features union all select behaviour_text from training_examples where "
@@ -204,7 +229,7 @@ def test_incremental_runs_rescore_only_what_changed(
         "behaviour_text) not in (select text_hash from text_embeddings where embedded_at <= "
         f"timestamp '{max(at for _, at in embedded)}')"
     )
-    assert len(kept) - len(embedded) == new_texts < len(embedded)
+    assert len(kept) - (len(embedded) - len(evicted)) == new_texts < len(embedded)
     assert next_day.scalar("select count(*) from score_drift") == 2
     assert next_day.scalar("select max(psi) from score_drift") < 0.25
     # Incremental scores equal a full refresh (re-embedding every text) to the bit.
@@ -212,7 +237,7 @@ def test_incremental_runs_rescore_only_what_changed(
     incremental = sorted(next_day.query(scores))
     refreshed = scored_shop(
         tiny_artifacts, "--full-refresh", "--select", "text_embeddings", "customer_scores",
-        extra_vars={"as_of_date": str(as_of + timedelta(days=1))},
+        extra_vars=later,
     )  # fmt: skip
     assert sorted(refreshed.query(scores)) == incremental
     embedded = refreshed.scalar("select count(*) from text_embeddings")
@@ -232,7 +257,7 @@ def test_incremental_runs_rescore_only_what_changed(
             progress=False,
         )
     )
-    third = scored_shop(artifacts, extra_vars={"as_of_date": str(as_of + timedelta(days=1))})
+    third = scored_shop(artifacts, extra_vars=later)
     versions = third.query("select distinct model_version from customer_scores")
     assert versions == [(resolve_artifact(artifacts).name,)]
     # The new model was trained on the same frozen encoder: its embeddings are reused.
