@@ -225,3 +225,21 @@
         from {{ rows }}
     {%- endif %}
 {%- endmacro %}
+
+{% macro check_embedding_size(model) -%}
+    {#- text_embeddings stores FLOAT[H] of one size: an encoder of another size (a new base
+        model) needs the table rebuilt, which this says instead of a type error. -#}
+    {%- if is_incremental() and not model.get('placeholder') -%}
+        {%- set stored = run_query(
+            "select data_type from information_schema.columns where table_schema = '"
+            ~ this.schema ~ "' and table_name = '" ~ this.identifier
+            ~ "' and column_name = 'embedding'").columns[0].values() -%}
+        {%- set wanted = 'FLOAT[' ~ (model.embedding_dim | int) ~ ']' -%}
+        {%- if stored and stored[0] | upper != wanted -%}
+            {{ exceptions.raise_compiler_error(
+                "text_embeddings stores " ~ stored[0] ~ " embeddings, but the encoder of model "
+                ~ model.model_version ~ " gives " ~ wanted ~ " (another base model). Rebuild "
+                ~ "it for this encoder: dbt build --full-refresh --select text_embeddings+") }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -360,3 +360,19 @@ def test_a_second_connection_may_not_bring_another_model(tiny_artifacts, tmp_pat
     shutil.copytree(resolve_artifact(tiny_artifacts), other)
     with pytest.raises(ArtifactError, match="already registered for this database"):
         register(duckdb.connect(database), other, device="cpu")
+
+
+def test_an_encoder_of_another_size_asks_for_a_rebuild(small_warehouse, tiny_artifacts, tmp_path):
+    shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute(
+            "create table text_embeddings (text_hash uhugeint, encoder_fingerprint varchar, "
+            "embedding float[8], last_used_on date, embedded_at timestamp)"
+        )
+    run = run_dbt(
+        tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
+        ("run", "--select", "text_embeddings"), model_path=tiny_artifacts,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "stores FLOAT[8] embeddings" in run.output and "FLOAT[32]" in run.output
+    assert "--full-refresh --select text_embeddings+" in run.output

@@ -12,6 +12,7 @@
 {%- set model = clv_model_info() -%}
 {{ check_clv_model(model) }}
 {%- if execute and model.get('uses_text') %}
+    {{ check_embedding_size(model) }}
     {%- do log('text_embeddings: embedding the new distinct behaviour texts of model '
         ~ model.model_version ~ ' (' ~ model.precision ~ ')', info=true) %}
 {%- endif %}
