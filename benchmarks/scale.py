@@ -93,7 +93,10 @@ def run_size(customers: int, out: Path, model: Path | None) -> tuple[dict, Path]
          "--out", str(raw), "--no-progress"], env, work / "generate.log",
     )  # fmt: skip
     result["generate"] = {"seconds": round(seconds, 1), "peak_rss_mib": round(rss)}
+    partial = work / "partial.json"  # what is done so far, should a long run be stopped
+    partial.write_text(json.dumps(result, indent=2))
     result["features"] = dbt("features", env, work, "features")
+    partial.write_text(json.dumps(result, indent=2))
     if model is None:
         model = out / "artifacts"
         shutil.rmtree(model, ignore_errors=True)
@@ -112,12 +115,14 @@ def run_size(customers: int, out: Path, model: Path | None) -> tuple[dict, Path]
             "select count(*) from customer_features"
         ).fetchone()[0]
     result["first_scoring"] = dbt("scoring", env, work, "scoring_first")
+    partial.write_text(json.dumps(result, indent=2))
     with duckdb.connect(str(db), read_only=True) as con:
         result["first_texts_embedded"] = con.execute(
             "select count(*) from text_embeddings"
         ).fetchone()[0]
     env["CLV_AS_OF_DATE"] = str(as_of + dt.timedelta(days=1))
     result["next_day_features"] = dbt("features", env, work, "features_next")
+    partial.write_text(json.dumps(result, indent=2))
     result["next_day_scoring"] = dbt("scoring", env, work, "scoring_next")
     with duckdb.connect(str(db), read_only=True) as con:
         total = con.execute("select count(*) from text_embeddings").fetchone()[0]
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, action="append", help="repeatable")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--model", type=Path, help="an artifacts folder to score with (default: train one)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict = {
@@ -238,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "sizes": [],
     }
-    model = None
+    model = args.model
     for customers in args.customers or [100_000]:
         result, model = run_size(customers, args.out, model)
         report["sizes"].append(result)
