@@ -243,3 +243,20 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{% macro scoring_input_hash(feature_names, prefix='', extra=[]) -%}
+    {#- md5 of a row's scoring inputs (behaviour text, `extra` columns, then the features
+        rounded to 6 decimals: parallel float sums differ in the last bits between runs); a
+        change triggers a rescore in customer_scores and backtest_scores. -#}
+    md5(concat_ws(
+        '|',
+        {{ prefix }}behaviour_text,
+        {%- for column in extra %}
+            cast({{ prefix }}{{ column }} as varchar),
+        {%- endfor %}
+        {%- for name in feature_names %}
+            coalesce(cast(round({{ prefix }}{{ name }}, 6) as varchar), '')
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+    ))
+{%- endmacro %}

@@ -29,16 +29,9 @@ latest_cutoff as (
 training_examples as (
     select
         training_examples.*,
-        md5(concat_ws(
-            '|',
-            training_examples.behaviour_text,
-            cast(training_examples.future_revenue as varchar),
-            cast(training_examples.churned as varchar),
-            {%- for name in model.feature_names %}
-                coalesce(cast(round(training_examples.{{ name }}, 6) as varchar), '')
-                {{- ',' if not loop.last }}
-            {%- endfor %}
-        )) as input_hash
+        {{ scoring_input_hash(
+            model.feature_names, 'training_examples.', ['future_revenue', 'churned']
+        ) }} as input_hash
     from {{ ref('training_examples') }} as training_examples
     inner join latest_cutoff
         on training_examples.cutoff_date = latest_cutoff.cutoff_date

@@ -44,14 +44,7 @@ customer_features as (
 hashed as (
     select
         *,
-        md5(concat_ws(
-            '|',
-            behaviour_text,
-            {%- for name in model.feature_names %}
-                coalesce(cast(round({{ name }}, 6) as varchar), '')
-                {{- ',' if not loop.last }}
-            {%- endfor %}
-        )) as input_hash
+        {{ scoring_input_hash(model.feature_names) }} as input_hash
     from customer_features
 ),
 
