@@ -20,6 +20,9 @@
         'implausible_amount_factor': 'positive_int',
         'text_token_budget': 'positive_int',
         'embedding_retention_days': 'positive_int',
+        'discount_rate_monthly': 'share',
+        'lifetime_months': 'positive_int',
+        'gross_margin': 'share',
     }) }}
 {%- endmacro %}
 

@@ -49,6 +49,9 @@ SETTINGS: dict[str, str] = {
     "implausible_amount_factor": "positive_int",
     "text_token_budget": "positive_int",
     "embedding_retention_days": "positive_int",
+    "discount_rate_monthly": "share",
+    "lifetime_months": "positive_int",
+    "gross_margin": "share",
 }
 RAW_FORMATS = ("csv", "parquet")
 CUTOFF_KEYS = ("start", "step_days", "count")
