@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine with Python 3.11 and pip:
-#   make demo   set up, build the CDNOW warehouse, test it, print a summary
+#   make demo   set up, build the CDNOW warehouse, test it, print a summary, write the report
 #   make test   set up, lint, pytest, dbt build + tests
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,8 +15,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 # build / train use them; demo, the tests and the benchmarks run on the bundled defaults.
 DEFAULTS := env $(foreach v,$(filter CLV_%,$(.VARIABLES)),-u $(v))
 
-.PHONY: setup demo build train test lint pytest dbt-test test-slow benchmark benchmark-cdnow \
-	benchmark-scale docs clean
+.PHONY: setup demo build train report browser test lint pytest dbt-test test-slow benchmark \
+	benchmark-cdnow benchmark-scale docs clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,7 @@ demo: setup
 	$(DEFAULTS) $(BIN)/python -m training
 	$(DEFAULTS) $(DBT) build $(DBT_FLAGS) --selector scoring
 	$(DEFAULTS) $(BIN)/python -m shopdata.summary
+	$(DEFAULTS) $(BIN)/python -m report
 
 # Everything, scoring included (needs a trained model in artifacts/, see `make train`).
 build: setup
@@ -48,6 +49,18 @@ build: setup
 train: setup
 	$(BIN)/python -m training
 
+# The analyst report (one HTML file, charts inlined) of the scored warehouse (CLV_DUCKDB_PATH).
+report: setup
+	$(BIN)/python -m report
+
+# The report's browser test needs Debian's Chromium (tests/test_report.py).
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
+	@command -v chromium >/dev/null || { echo "could not install chromium"; exit 1; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -56,7 +69,7 @@ lint: setup
 	if grep -q "Skipped file" <<<"$$out"; then \
 		echo "sqlfluff skipped files it could not compile (see above)"; exit 1; fi; exit $$rc
 
-pytest: setup
+pytest: setup browser
 	$(DEFAULTS) $(BIN)/python -m pytest -m "not slow"
 
 # Feature models with their data and unit tests. The scoring models and marts need a trained

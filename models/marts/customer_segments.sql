@@ -21,7 +21,9 @@ customer_features as (
         lifecycle_stage,
         monetary_total,
         recency_days,
-        frequency
+        frequency,
+        orders,
+        tenure_days
     from {{ ref('customer_features') }}
 ),
 
@@ -57,6 +59,38 @@ tiered as (
     from customer_scores
 ),
 
+purchase_power as (
+    {#- Spend when the customer buys: the mean of the lognormal part of the predicted revenue
+        distribution (predicted_clv / purchase_probability), per horizon and per order. Orders
+        in the horizon when active: the customer's own order rate over their tenure (at least a
+        horizon long, so a new customer's rate is not inflated), at least one order. -#}
+    select
+        tiered.customer_id,
+        case
+            when tiered.purchase_probability > 0
+                then tiered.predicted_clv / tiered.purchase_probability
+            else 0.0
+        end as expected_spend_if_active,
+        greatest(
+            1.0,
+            coalesce(customer_features.orders, 0) * {{ setting('horizon_days') }}
+            / greatest(coalesce(customer_features.tenure_days, 0), {{ setting('horizon_days') }})
+        ) as expected_orders_if_active
+    from tiered
+    left join customer_features
+        on tiered.customer_id = customer_features.customer_id
+),
+
+spend_tiers as (
+    {#- Quintiles of expected_spend_if_active, ties broken by customer_id (deterministic). -#}
+    select
+        customer_id,
+        expected_spend_if_active,
+        expected_spend_if_active / expected_orders_if_active as expected_spend_per_order,
+        ntile(5) over (order by expected_spend_if_active, customer_id) as spend_tier
+    from purchase_power
+),
+
 final as (
     select
         tiered.customer_id,
@@ -71,6 +105,12 @@ final as (
         tiered.purchase_probability,
         tiered.clv_p10,
         tiered.clv_p90,
+        spend_tiers.expected_spend_if_active,
+        spend_tiers.expected_spend_per_order,
+        spend_tiers.spend_tier,
+        {{ spend_tier_name('spend_tiers.spend_tier') }} as spend_tier_name,
+        {{ discounted_lifetime_value('tiered.predicted_clv', 'tiered.churn_probability') }}
+            as lifetime_value,
         customer_features.rfm_segment,
         customer_features.lifecycle_stage,
         customer_features.monetary_total as historical_revenue,
@@ -83,6 +123,8 @@ final as (
         on
             tiered.value_tier = segment_actions.value_tier
             and tiered.churn_risk_band = segment_actions.churn_risk_band
+    inner join spend_tiers
+        on tiered.customer_id = spend_tiers.customer_id
     left join customer_features
         on tiered.customer_id = customer_features.customer_id
 )

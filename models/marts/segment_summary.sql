@@ -8,6 +8,7 @@ customer_segments as (
         churn_risk_band,
         predicted_clv,
         churn_probability,
+        lifetime_value,
         historical_revenue
     from {{ ref('customer_segments') }}
 ),
@@ -24,6 +25,7 @@ summary as (
         sum(predicted_clv) / nullif(sum(sum(predicted_clv)) over (), 0)
             as share_of_predicted_clv,
         avg(predicted_clv) as mean_predicted_clv,
+        sum(lifetime_value) as total_lifetime_value,
         avg(churn_probability) as mean_churn_probability,
         sum(historical_revenue) as historical_revenue
     from customer_segments
