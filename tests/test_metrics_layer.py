@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -34,9 +36,11 @@ PROJECT_ENTRIES = (
 )
 # The `mf` CLI asks pypi.org for a newer version at every start (update_checker, no switch to
 # turn it off) and unpickles $TMPDIR/update_checker_cache.pkl: run it with a stub module
-# instead, and fail on any socket, so the test proves `mf` works offline.
+# instead, and fail on any socket, so the test proves `mf` works offline. Its start-up (imports,
+# `dbt debug`) is most of a call's time, so one process runs every command (JSON list in argv[1])
+# and prints their exit codes.
 MF_OFFLINE = """
-import sys, types
+import json, sys, types
 
 def no_network(event, args):
     if event in ("socket.connect", "socket.getaddrinfo"):
@@ -48,10 +52,25 @@ sys.modules["update_checker"] = types.SimpleNamespace(
 )
 from dbt_metricflow.cli.main import cli
 
-cli(prog_name="mf")
+codes = []
+for command in json.loads(sys.argv[1]):
+    try:
+        cli(command, prog_name="mf", standalone_mode=False)
+        codes.append(0)
+    except SystemExit as stop:
+        codes.append(stop.code)
+print("MF_EXIT_CODES", json.dumps(codes))
 """
 TOLERANCE = 1e-6
 MF_TIMEOUT_S = 300
+COHORT = "cohort_month_offset__cohort_month__month"
+OFFSET = "cohort_month_offset__months_since_first_order"
+# name -> (metrics, group by) of the `mf query` runs the tests compare with SQL.
+QUERIES = {
+    "revenue_at_risk_by_segment": ("revenue_at_risk,customers", "customer__segment"),
+    "churn_rate_by_cohort": ("predicted_churn_rate", "customer__cohort_month__month"),
+    "retention_by_cohort_and_month": ("observed_retention_rate", f"{COHORT},{OFFSET}"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,37 +98,53 @@ def mf_project(scored_warehouse, tmp_path_factory) -> Path:
     return project
 
 
-def run_mf(project: Path, database: Path, *args: str) -> subprocess.CompletedProcess:
+@dataclass
+class MfRun:
+    """The outcome of the `mf` commands of one process."""
+
+    output: str
+    exit_codes: dict[str, int]
+    csv_folder: Path
+
+    def rows(self, name: str) -> list[dict[str, str]]:
+        """The CSV rows (one dict per row) of the query `name` of QUERIES."""
+        assert self.exit_codes[name] == 0, self.output[-5000:]
+        with (self.csv_folder / f"{name}.csv").open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows, f"mf query {name} returned no rows"
+        return rows
+
+
+@pytest.fixture(scope="module")
+def mf_run(mf_project, scored_warehouse) -> MfRun:
+    """`mf validate-configs` and every query of QUERIES, as CSV, in one offline `mf` process."""
+    folder = scored_warehouse.parent / "mf"
+    folder.mkdir()
+    commands = {"validate-configs": ["validate-configs", "--skip-dw"]}
+    for name, (metrics, group_by) in QUERIES.items():
+        commands[name] = ["query", "--metrics", metrics, "--group-by", group_by]
+        commands[name] += ["--csv", str(folder / f"{name}.csv")]
     env = {
         **os.environ,
-        "CLV_DUCKDB_PATH": str(database),
-        "CLV_EXPORT_PATH": str(database.parent / "exports"),
-        "CLV_MODEL_PATH": str(database.parent / "no_model"),
+        "CLV_DUCKDB_PATH": str(scored_warehouse),
+        "CLV_EXPORT_PATH": str(scored_warehouse.parent / "exports"),
+        "CLV_MODEL_PATH": str(scored_warehouse.parent / "no_model"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "PYTHONPATH": str(PROJECT_DIR),
     }
-    return subprocess.run(
-        [sys.executable, "-c", MF_OFFLINE, *args],
-        cwd=project,
+    done = subprocess.run(
+        [sys.executable, "-c", MF_OFFLINE, json.dumps(list(commands.values()))],
+        cwd=mf_project,
         env=env,
         capture_output=True,
         text=True,
         check=False,
         timeout=MF_TIMEOUT_S,
     )
-
-
-def mf_query(project: Path, database: Path, metrics: str, group_by: str) -> list[dict[str, str]]:
-    """`mf query --metrics ... --group-by ...` as CSV rows (one dict per row)."""
-    out = database.parent / f"mf_{metrics}_{group_by}.csv".replace(",", "+")
-    done = run_mf(
-        project, database, "query", "--metrics", metrics, "--group-by", group_by, "--csv", str(out)
-    )
-    assert done.returncode == 0 and out.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    with out.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows, f"mf query {metrics} by {group_by} returned no rows"
-    return rows
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "MF_EXIT_CODES" in done.stdout, output[-5000:]
+    codes = json.loads(done.stdout.rsplit("MF_EXIT_CODES", 1)[1])
+    return MfRun(output, dict(zip(commands, codes, strict=True)), folder)
 
 
 def sql(database: Path, query: str) -> list[tuple]:
@@ -123,15 +158,13 @@ def assert_close(actual: dict, expected: dict) -> None:
         assert actual[key] == pytest.approx(value, abs=TOLERANCE, rel=TOLERANCE), key
 
 
-def test_semantic_manifest_validates(mf_project, scored_warehouse):
-    done = run_mf(mf_project, scored_warehouse, "validate-configs", "--skip-dw")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
-    assert "ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 0" in output, output[-3000:]
+def test_semantic_manifest_validates(mf_run):
+    assert mf_run.exit_codes["validate-configs"] == 0, mf_run.output[-5000:]
+    assert "ERRORS: 0, FUTURE_ERRORS: 0, WARNINGS: 0" in mf_run.output, mf_run.output[-5000:]
 
 
-def test_revenue_at_risk_by_segment_equals_sql(mf_project, scored_warehouse):
-    rows = mf_query(mf_project, scored_warehouse, "revenue_at_risk,customers", "customer__segment")
+def test_revenue_at_risk_by_segment_equals_sql(mf_run, scored_warehouse):
+    rows = mf_run.rows("revenue_at_risk_by_segment")
     expected = sql(
         scored_warehouse,
         """
@@ -149,10 +182,8 @@ def test_revenue_at_risk_by_segment_equals_sql(mf_project, scored_warehouse):
     }
 
 
-def test_predicted_churn_rate_by_cohort_equals_sql(mf_project, scored_warehouse):
-    rows = mf_query(
-        mf_project, scored_warehouse, "predicted_churn_rate", "customer__cohort_month__month"
-    )
+def test_predicted_churn_rate_by_cohort_equals_sql(mf_run, scored_warehouse):
+    rows = mf_run.rows("churn_rate_by_cohort")
     expected = sql(
         scored_warehouse,
         """
@@ -174,17 +205,15 @@ def test_predicted_churn_rate_by_cohort_equals_sql(mf_project, scored_warehouse)
     )
 
 
-def test_observed_retention_by_cohort_and_month_equals_the_mart(mf_project, scored_warehouse):
-    cohort = "cohort_month_offset__cohort_month__month"
-    offset = "cohort_month_offset__months_since_first_order"
-    rows = mf_query(mf_project, scored_warehouse, "observed_retention_rate", f"{cohort},{offset}")
+def test_observed_retention_by_cohort_and_month_equals_the_mart(mf_run, scored_warehouse):
+    rows = mf_run.rows("retention_by_cohort_and_month")
     expected = sql(
         scored_warehouse,
         "select cohort_month, months_since_first_order, retention_rate from cohort_retention",
     )
     assert_close(
         {
-            (date.fromisoformat(row[cohort][:10]), int(row[offset])): float(
+            (date.fromisoformat(row[COHORT][:10]), int(row[OFFSET])): float(
                 row["observed_retention_rate"]
             )
             for row in rows
