@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 # build / train use them; demo, the tests and the benchmarks run on the bundled defaults.
 DEFAULTS := env $(foreach v,$(filter CLV_%,$(.VARIABLES)),-u $(v))
 
-.PHONY: setup demo build train report browser test lint pytest dbt-test test-slow benchmark \
+.PHONY: setup demo build train report metrics browser test lint pytest dbt-test test-slow benchmark \
 	benchmark-cdnow benchmark-scale docs clean
 
 setup: $(STAMP)
@@ -52,6 +52,20 @@ train: setup
 # The analyst report (one HTML file, charts inlined) of the scored warehouse (CLV_DUCKDB_PATH).
 report: setup
 	$(BIN)/python -m report
+
+# MetricFlow offline: the `mf` CLI asks pypi.org for a newer version at every start (package
+# update_checker; no env var or setting turns it off) and unpickles
+# $TMPDIR/update_checker_cache.pkl. MF is the same CLI with that module stubbed out.
+MF := $(BIN)/python -c "import sys, types; \
+	sys.modules['update_checker'] = types.SimpleNamespace(UpdateChecker=lambda: \
+	types.SimpleNamespace(check=lambda *a: None)); \
+	from dbt_metricflow.cli.main import cli; cli(prog_name='mf')"
+
+# Query the metrics layer of the warehouse (CLV_DUCKDB_PATH), e.g.
+#   make metrics ARGS="--metrics revenue_at_risk --group-by customer__segment"
+metrics: setup
+	$(DBT) parse $(DBT_FLAGS) --quiet
+	$(MF) query $(ARGS)
 
 # The report's browser test needs Debian's Chromium (tests/test_report.py).
 browser:
