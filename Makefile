@@ -75,13 +75,10 @@ browser:
 		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
 	@command -v chromium >/dev/null || { echo "could not install chromium"; exit 1; }
 
+# The hooks of .pre-commit-config.yaml (ruff, ruff format, mypy, sqlfluff, check-yaml) on every
+# tracked file, as CI runs them; `$(BIN)/pre-commit install` runs them on each commit too.
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	@# sqlfluff only warns when dbt cannot compile a file and skips it: fail instead.
-	@out=$$($(BIN)/sqlfluff lint models 2>&1); rc=$$?; echo "$$out"; \
-	if grep -q "Skipped file" <<<"$$out"; then \
-		echo "sqlfluff skipped files it could not compile (see above)"; exit 1; fi; exit $$rc
+	$(DEFAULTS) $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 pytest: setup browser
 	$(DEFAULTS) $(BIN)/python -m pytest -m "not slow"

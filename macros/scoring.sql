@@ -143,9 +143,23 @@
     )
 {%- endmacro %}
 
+{% macro clv_plugin_config() -%}
+    {#- The config of the python_udfs.plugin entry of this target in profiles.yml, the one
+        place that reads CLV_MODEL_PATH, CLV_DEVICE and CLV_EXPORT_PATH. -#}
+    {%- for plugin in target.get('plugins') or [] -%}
+        {%- if plugin.module == 'python_udfs.plugin' -%}
+            {{ return(plugin.config or {}) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error(
+        "target '" ~ target.name ~ "' in profiles.yml has no python_udfs.plugin entry under "
+        ~ "plugins: add it as in the dev target.") }}
+{%- endmacro %}
+
 {% macro export_parquet() -%}
-    {#- Post-hook of the marts: a Parquet copy for BI tools that prefer files. -#}
-    {%- set path = env_var('CLV_EXPORT_PATH', 'warehouse/exports') -%}
+    {#- Post-hook of the marts: a Parquet copy for BI tools that prefer files, in the
+        plugin's export_path (CLV_EXPORT_PATH; empty: no copy). -#}
+    {%- set path = clv_plugin_config().get('export_path') -%}
     {%- if path -%}
         copy (select * from {{ this }}) to {{ sql_string(path ~ '/' ~ this.identifier ~ '.parquet') }}
         (format parquet)
@@ -168,7 +182,9 @@
         select behaviour_text from {{ ref('customer_features') }}
         union all
         select behaviour_text from {{ ref('training_examples') }}
-        where cutoff_date = (select max(cutoff_date) from {{ ref('training_examples') }})
+        where cutoff_date = (
+            select max(latest.cutoff_date) from {{ ref('training_examples') }} as latest
+        )
     ) as texts
 {%- endmacro %}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ from python_udfs.hardware import autocast
 from python_udfs.model import ClvModel
 from python_udfs.schema import HEAD_CHUNK_ROWS, LENGTH_STEP, MAX_BATCH_ROWS, MIN_BATCH_ROWS
 from python_udfs.ziln import ziln_expected_value, ziln_params, ziln_quantiles
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 def bucket_length(n_tokens: int) -> int:
@@ -62,7 +66,7 @@ def _padded_batch(
 @torch.inference_mode()
 def encode_texts(
     model: ClvModel,
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     texts: Sequence[str],
     max_length: int,
     precision: str = "fp32",
@@ -91,7 +95,7 @@ def encode_texts(
 def predict_from_embeddings(
     model: ClvModel,
     embeddings: torch.Tensor,
-    numeric: np.ndarray,
+    numeric: np.ndarray | torch.Tensor,
     device: torch.device | str = "cpu",
     clv_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
@@ -101,15 +105,19 @@ def predict_from_embeddings(
     `clv_scale` multiplies the revenue distribution (mu + log scale): the artifact's
     calibration of total predicted revenue on the training rows."""
     n = len(numeric)
-    numeric = torch.as_tensor(numeric, dtype=torch.float32)
-    embeddings = torch.as_tensor(embeddings, dtype=torch.float32)
     padded = math.ceil(max(n, 1) / HEAD_CHUNK_ROWS) * HEAD_CHUNK_ROWS
-    numeric = torch.nn.functional.pad(numeric, (0, 0, 0, padded - n))
-    embeddings = torch.nn.functional.pad(embeddings, (0, 0, 0, padded - len(embeddings)))
+    numeric_rows = torch.nn.functional.pad(
+        torch.as_tensor(numeric, dtype=torch.float32), (0, 0, 0, padded - n)
+    )
+    embedding_rows = torch.nn.functional.pad(
+        torch.as_tensor(embeddings, dtype=torch.float32), (0, 0, 0, padded - len(embeddings))
+    )
     parts = []
     for start in range(0, padded, HEAD_CHUNK_ROWS):
         chunk = slice(start, start + HEAD_CHUNK_ROWS)
-        ziln, churn = model.head_forward(embeddings[chunk].to(device), numeric[chunk].to(device))
+        ziln, churn = model.head_forward(
+            embedding_rows[chunk].to(device), numeric_rows[chunk].to(device)
+        )
         parts.append((ziln.float().cpu(), churn.float().cpu()))
     # Element-wise functions (exp, erfinv, sigmoid) take SIMD paths whose last bits differ
     # from their scalar tails, so they run on the padded chunks (a multiple of the vector

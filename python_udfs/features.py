@@ -19,6 +19,7 @@ revenue. The formulas live here (numpy + scipy only), so scoring needs no traini
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,9 @@ def _floats(*arrays: ArrayLike) -> list[np.ndarray]:
     return [np.asarray(a, dtype=np.float64) for a in arrays]
 
 
-def bgnbd_p_alive(params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+def bgnbd_p_alive(
+    params: Sequence[float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> np.ndarray:
     """Probability the customer is still active at ``T`` (FHL 2005, eq. 11 / appendix).
 
     ``1 / (1 + 1{x>0} * a / (b + x - 1) * ((alpha + T) / (alpha + t_x))**(r + x))``.
@@ -73,7 +76,7 @@ def bgnbd_p_alive(params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndar
 
 
 def bgnbd_expected_purchases(
-    params, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    params: Sequence[float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> np.ndarray:
     """Expected number of purchases in ``(T, T + t]`` given the history (FHL 2005, eq. 10).
 
@@ -102,7 +105,7 @@ def bgnbd_expected_purchases(
 
 
 def bgnbd_p_no_purchase(
-    params, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    params: Sequence[float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> np.ndarray:
     """Probability of no purchase in ``(T, T + t]`` -- the BG/NBD churn probability.
 
@@ -115,7 +118,9 @@ def bgnbd_p_no_purchase(
     return (1.0 - alive) + alive * quiet
 
 
-def gamma_gamma_expected_value(params, x: ArrayLike, mean_value: ArrayLike) -> np.ndarray:
+def gamma_gamma_expected_value(
+    params: Sequence[float], x: ArrayLike, mean_value: ArrayLike
+) -> np.ndarray:
     """Posterior mean transaction value ``E[Z | x, zbar] = p (v + x zbar) / (p x + q - 1)``.
 
     For ``x == 0`` (``mean_value`` ignored, may be ``nan``) this is the population mean
@@ -139,7 +144,13 @@ class BgNbdInputs:
     horizon_weeks: float
     churn_horizon_weeks: float
 
-    def compute(self, x_days: np.ndarray, span_days: np.ndarray, tenure_days: np.ndarray, value):
+    def compute(
+        self,
+        x_days: np.ndarray,
+        span_days: np.ndarray,
+        tenure_days: np.ndarray,
+        value: np.ndarray,
+    ) -> np.ndarray:
         """[N] raw columns -> [N, 4] derived features (NaN where an input is missing)."""
         x = np.asarray(x_days, dtype=np.float64)
         big_t = np.asarray(tenure_days, dtype=np.float64) / DAYS_PER_WEEK
@@ -170,12 +181,22 @@ class BgNbdInputs:
     @classmethod
     def from_dict(cls, d: dict) -> BgNbdInputs:
         gg = d.get("gamma_gamma")
+        r, alpha, a, b = _parameters(d["bgnbd"], "bgnbd (r, alpha, a, b)")
+        gamma_gamma = _parameters(gg, "gamma_gamma (p, q, v)") if gg else None
         return cls(
-            tuple(map(float, d["bgnbd"])),
-            tuple(map(float, gg)) if gg else None,
+            (r, alpha, a, b),
+            (gamma_gamma[0], gamma_gamma[1], gamma_gamma[2]) if gamma_gamma else None,
             float(d["horizon_weeks"]),
             float(d["churn_horizon_weeks"]),
         )
+
+
+def _parameters(values: list, name: str) -> list[float]:
+    """The parameters `values` as floats; a wrong count names the parameter set."""
+    wanted = name.count(",") + 1
+    if len(values) != wanted:
+        raise ValueError(f"{name} needs {wanted} numbers, got {len(values)}: {values!r}")
+    return [float(v) for v in values]
 
 
 # --------------------------------------------------------------------------------------------

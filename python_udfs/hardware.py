@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
-DEVICE_ENV = "CLV_DEVICE"
 PRECISIONS = ("fp32", "bf16")
 # CPU flags of bf16 matrix units (Intel AMX, AVX512-BF16); without them bf16 is emulated.
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
-def default_device(requested: str | None = None):
-    """`requested` (cpu, cuda, cuda:1 ...), else env CLV_DEVICE, else cuda when available."""
+def default_device(requested: str | None = None) -> torch.device:
+    """`requested` (cpu, cuda, cuda:1 ...), else the configured device (the plugin config in
+    profiles.yml, i.e. env CLV_DEVICE, read by python_udfs.settings), else cuda when
+    available."""
     import torch
 
-    name = requested or os.environ.get(DEVICE_ENV) or None
+    from python_udfs import settings
+
+    name = requested or settings.load().device
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
@@ -43,7 +49,7 @@ def cpu_has_bf16_units(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return bool(flags & BF16_CPU_FLAGS)
 
 
-def fast_precision(device) -> str:
+def fast_precision(device: torch.device | str) -> str:
     """The precision that is fastest without emulation on `device`: bf16 on CUDA cards that
     support it and on CPUs with bf16 matrix units, else fp32."""
     import torch
@@ -54,7 +60,7 @@ def fast_precision(device) -> str:
     return "bf16" if device.type == "cpu" and cpu_has_bf16_units() else "fp32"
 
 
-def resolve_precision(requested: str, device) -> str:
+def resolve_precision(requested: str, device: torch.device | str) -> str:
     """`auto` -> fast_precision(device); fp32 / bf16 as given (anything else is an error)."""
     if requested == "auto":
         return fast_precision(device)
@@ -63,7 +69,7 @@ def resolve_precision(requested: str, device) -> str:
     return requested
 
 
-def autocast(precision: str, device):
+def autocast(precision: str, device: torch.device | str) -> torch.autocast:
     """The autocast context for `precision` on `device` (disabled for fp32)."""
     import torch
 

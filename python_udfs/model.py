@@ -135,5 +135,8 @@ class ClvModel(nn.Module):
 
         sigma = max(log_std, 0.1)
         sigma_raw = sigma + float(torch.log(-torch.expm1(torch.tensor(-sigma))))  # softplus^-1
-        bias = self.head[-1].bias
-        bias.copy_(torch.tensor([logit(purchase_rate), log_mean, sigma_raw, logit(churn_rate)]))
+        output = self.head[-1]
+        assert isinstance(output, torch.nn.Linear), "the head ends in a linear layer"
+        output.bias.copy_(
+            torch.tensor([logit(purchase_rate), log_mean, sigma_raw, logit(churn_rate)])
+        )

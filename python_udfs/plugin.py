@@ -15,25 +15,23 @@ Importing it imports neither torch nor transformers (a features-only build pays 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
 
-from python_udfs.artifact import DEFAULT_ARTIFACTS_DIR
+from python_udfs.settings import PluginConfig
 from python_udfs.udfs import LazyScorer, register
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
+        config = PluginConfig.from_config(plugin_config)
         # One lazily loaded model per dbt process, shared by every connection.
-        self.scorer = LazyScorer(
-            plugin_config.get("model_path") or DEFAULT_ARTIFACTS_DIR,
-            plugin_config.get("device") or None,
-        )
-        export_path = plugin_config.get("export_path")
-        if export_path:
-            Path(export_path).mkdir(parents=True, exist_ok=True)
+        self.scorer = LazyScorer(config.model_path, config.device)
+        # The marts' post-hook export_parquet() writes here (it reads this same config).
+        if config.export_path:
+            config.export_path.mkdir(parents=True, exist_ok=True)
 
-    def configure_connection(self, conn) -> None:
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
         register(conn, scorer=self.scorer)

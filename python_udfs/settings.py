@@ -173,6 +173,33 @@ def _load_yaml(path: Path) -> dict:
         raise SettingsError(f"cannot read the project configuration {path}: {error}") from error
 
 
+PLUGIN_MODULE = "python_udfs.plugin"
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """The scoring plugin's config in profiles.yml (its env vars rendered): the one place the
+    model path, the export folder and the device are resolved, for dbt and Python alike."""
+
+    model_path: Path
+    export_path: Path | None  # None (CLV_EXPORT_PATH empty): no Parquet copies of the marts
+    device: str | None  # None (CLV_DEVICE empty): cuda when available, else cpu
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], where: str = "profiles.yml") -> PluginConfig:
+        """Validate the rendered `config` of the plugin entry; a missing path names the fix."""
+        model_path = str(config.get("model_path") or "").strip()
+        if not model_path:
+            raise SettingsError(
+                f"{where}: the {PLUGIN_MODULE} config has no model_path. Set it there as "
+                "\"{{ env_var('CLV_MODEL_PATH', 'artifacts') }}\", and CLV_MODEL_PATH, if set, "
+                "to a folder."
+            )
+        export_path = str(config.get("export_path") or "").strip()
+        device = str(config.get("device") or "").strip()
+        return cls(Path(model_path), Path(export_path) if export_path else None, device or None)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, typed. `vars` maps each dbt var to its value."""
@@ -180,7 +207,7 @@ class Settings:
     vars: dict[str, Any]
     duckdb_path: Path
     model_path: Path
-    export_path: Path
+    export_path: Path | None
     device: str | None
 
     def __getattr__(self, name: str) -> Any:
@@ -194,7 +221,7 @@ class Settings:
                 **self.vars,
                 "duckdb_path": str(self.duckdb_path),
                 "model_path": str(self.model_path),
-                "export_path": str(self.export_path),
+                "export_path": str(self.export_path) if self.export_path else None,
                 "device": self.device,
             },
             sort_keys=True,
@@ -217,14 +244,16 @@ def load(project_dir: Path | str = PROJECT_DIR, target: str | None = None) -> Se
     output = (profile.get("outputs") or {}).get(target)
     if not output:
         raise SettingsError(f"{project_dir / 'profiles.yml'} has no target {target!r}")
-    plugin = next(
-        (p.get("config", {}) for p in output.get("plugins", []) if "python_udfs" in p["module"]),
-        {},
-    )
+    where = f"{project_dir / 'profiles.yml'} (target {target})"
+    entry = next((p for p in output.get("plugins") or [] if p.get("module") == PLUGIN_MODULE), None)
+    if entry is None:
+        raise SettingsError(f"{where} has no {PLUGIN_MODULE} entry under plugins")
+    config = {key: render(value) for key, value in (entry.get("config") or {}).items()}
+    plugin = PluginConfig.from_config(config, where)
     return Settings(
         vars=values,
         duckdb_path=Path(render(output["path"])),
-        model_path=Path(render(plugin.get("model_path", "artifacts"))),
-        export_path=Path(render(plugin.get("export_path", "warehouse/exports"))),
-        device=render(plugin.get("device", "")) or None,
+        model_path=plugin.model_path,
+        export_path=plugin.export_path,
+        device=plugin.device,
     )

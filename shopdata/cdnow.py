@@ -14,10 +14,11 @@ the source) with one order item of product ``cd``; customer ids are CDNOW's own,
 
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 from pathlib import Path
+
+from shopdata.contract import command_parser
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,7 @@ def write_contract(rows: list[tuple[str, str, int, float]], out_dir: Path) -> No
 
 def main_cdnow(argv: list[str] | None = None) -> int:
     """CLI: convert CDNOW_master.txt to the raw contract."""
-    parser = argparse.ArgumentParser(
-        prog="python -m shopdata cdnow",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("cdnow", __doc__)
     parser.add_argument("--source", type=Path, required=True, help="path to CDNOW_master.txt")
     parser.add_argument(
         "--out", type=Path, default=Path("data/cdnow"), help="output folder (default data/cdnow)"

@@ -55,8 +55,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from shopdata.contract import SCHEMAS, write_shop
-from shopdata.invoices import ConversionError, check_out_dir
+from shopdata.contract import SCHEMAS, command_parser
+from shopdata.invoices import ConversionError, write_converted
 
 logger = logging.getLogger(__name__)
 
@@ -319,19 +319,13 @@ def convert_to(out_dir: Path, source: Path | None = None) -> dict[str, pa.Table]
         tables, stats = convert(data_dir)
     for name, value in stats.items():
         logger.info("source: %-50s %d", name, value)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    check_out_dir(out_dir, tables)
-    write_shop(tables, out_dir)
+    write_converted(tables, out_dir)
     write_note(out_dir, tables)
     return tables
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m shopdata completejourney",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("completejourney", __doc__)
     parser.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
     parser.add_argument(
         "--source",

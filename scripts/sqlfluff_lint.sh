@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `sqlfluff lint "$@"` that also fails when sqlfluff skips a file: the dbt templater only warns
+# ("Skipped file ...") when dbt cannot compile a model, which would let it go unlinted.
+# Run by pre-commit (.pre-commit-config.yaml), hence by `make lint` and CI.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(.venv/bin/sqlfluff lint "$@" 2>&1)
+rc=$?
+echo "$out"
+if grep -q "Skipped file" <<<"$out"; then
+    echo "sqlfluff skipped files it could not compile (see above): fix them, do not ignore them"
+    exit 1
+fi
+exit $rc
