@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.dbt import run_dbt
+from benchmarks.dbt import invoke
 
 AS_OF = "1997-04-01"
 LIFETIME_MONTHS = 15
@@ -91,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             "discount_rate_monthly": 0,
             "gross_margin": 1,
         }
-        run_dbt(["build", "--selector", "features"], work, dbt_vars, env)
-        run_dbt(["build", "--selector", "scoring"], work, dbt_vars, env)
+        for selector in ("features", "scoring"):
+            run = invoke(["build", "--selector", selector], work, env, dbt_vars,
+                         capture_output=True, text=True)  # fmt: skip
+            if run.returncode:
+                raise SystemExit(f"dbt build --selector {selector} failed:\n{run.stdout[-3000:]}")
         with duckdb.connect(env["CLV_DUCKDB_PATH"], read_only=True) as con:
             cursor = con.execute(COMPARISON_SQL)
             names = [column[0] for column in cursor.description]
