@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
@@ -75,7 +75,7 @@ class Campaign:
 
     def to_table(self) -> pa.Table:
         """A one-row table in the campaigns file layout."""
-        return pa.Table.from_pylist([self.__dict__], schema=CAMPAIGNS_SCHEMA)
+        return pa.Table.from_pylist([asdict(self)], schema=CAMPAIGNS_SCHEMA)
 
 
 def campaign_problems(campaign: Campaign) -> list[str]:

@@ -37,6 +37,7 @@ Public API: :func:`generate_shop`, :func:`generate_shop_with_latent`, :func:`wri
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -269,14 +270,14 @@ class CampaignEffect:
 
     def campaign(self) -> Campaign:
         """The campaign row the warehouse reads (raw table ``campaigns``)."""
-        start = np.datetime64(self.start, "D").astype(object)
+        start = dt.date.fromisoformat(self.start)
         return Campaign(
             campaign_id=self.campaign_id,
             segment=ALL_SEGMENTS,
             campaign_action=f"synthetic: extra purchase, p = {self.extra_purchase_probability}",
             holdout_share=self.holdout_share,
             start_date=start,
-            end_date=start + np.timedelta64(1, "D").astype(object),
+            end_date=start + dt.timedelta(days=1),
             measurement_days=self.measurement_days,
         )
 
@@ -650,6 +651,12 @@ def add_campaign_purchases(
 ) -> Purchases:
     """The purchases plus one extra purchase per treated, eligible customer whose coin says so."""
     who = np.flatnonzero(draws.eligible & draws.treatment & draws.extra)
+    logger.info(
+        "campaign: %d eligible customers, %d in treatment, %d extra purchases",
+        draws.eligible.sum(),
+        (draws.eligible & draws.treatment).sum(),
+        len(who),
+    )
     t = draws.start_t + rng.random(len(who)) * (draws.end_t - draws.start_t)
     t = np.minimum(t, np.nextafter(draws.end_t, draws.start_t))
     return Purchases(
