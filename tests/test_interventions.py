@@ -216,8 +216,8 @@ def test_the_seed_campaigns_are_valid_and_used_without_a_campaigns_file(tmp_path
         ).fetchall()
         segments = {r[0] for r in con.execute("select segment from segment_actions").fetchall()}
     assert [r[0] for r in rows] == [
-        "high_value_at_risk_outreach_1998q3",
         "high_value_watch_checkin_1998q3",
+        "medium_value_at_risk_winback_1998q3",
     ]
     assert all(r[1] in segments and r[2] == "seed campaigns" for r in rows)
     # CDNOW's default as_of_date is the day after its last order: the campaigns start then.
