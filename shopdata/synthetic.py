@@ -18,6 +18,12 @@ data carries a real CLV / churn signal:
 * with ``dirty_fraction > 0`` each table gets that fraction of deliberately broken rows
   (nulls, duplicates, impossible values, future dates, dangling references, PII, ...), see
   :mod:`shopdata.dirty`.
+* with a :class:`CampaignEffect` a campaign has a known effect: every customer with a purchase
+  before its start date whose arm (:func:`shopdata.campaigns.assign_arm`, the hash the
+  warehouse uses) is ``treatment`` makes one extra, completed purchase at a uniform time in
+  ``[start, start + measurement_days)`` with probability ``extra_purchase_probability``; the
+  campaign row is written next to the tables (``campaigns``) so the warehouse assigns and
+  measures it. Off by default (the tables are then byte-identical to a shop without it).
 
 Everything is vectorised numpy; the only loop in the purchase simulation runs over purchase
 *candidates* with a shrinking active set. The same arguments always give identical tables.
@@ -31,6 +37,7 @@ Public API: :func:`generate_shop`, :func:`generate_shop_with_latent`, :func:`wri
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -43,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from shopdata.campaigns import ALL_SEGMENTS, TREATMENT, Campaign, assign_arm
 from shopdata.contract import (
     SCHEMAS,
     TABLE_NAMES,
@@ -80,6 +88,7 @@ __all__ = [
     "SCHEMAS",
     "TABLE_NAMES",
     "TS",
+    "CampaignEffect",
     "generate_shop",
     "generate_shop_with_latent",
     "main_synthetic",
@@ -232,6 +241,45 @@ class Purchases:
     customer: np.ndarray
     t: np.ndarray
     dropped_at: np.ndarray  # days since start; NaN while alive at the end
+    campaign: np.ndarray | None = None  # True for a purchase made because of the campaign
+
+
+@dataclass(frozen=True)
+class CampaignEffect:
+    """A campaign on every customer (segment '*') with a known effect on treatment customers.
+
+    Each customer with a purchase before ``start`` is eligible; the treatment arm among them
+    makes one extra, completed purchase in ``[start, start + measurement_days)`` with
+    probability ``extra_purchase_probability``. The warehouse assigns the campaign on the
+    start day only (end_date = start + 1 day).
+    """
+
+    campaign_id: str
+    start: str
+    holdout_share: float = 0.5
+    measurement_days: int = 90
+    extra_purchase_probability: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.extra_purchase_probability <= 1.0:
+            raise ValueError(
+                "extra_purchase_probability must be > 0 and <= 1, "
+                f"got {self.extra_purchase_probability}"
+            )
+        self.campaign()  # validates the rest
+
+    def campaign(self) -> Campaign:
+        """The campaign row the warehouse reads (raw table ``campaigns``)."""
+        start = dt.date.fromisoformat(self.start)
+        return Campaign(
+            campaign_id=self.campaign_id,
+            segment=ALL_SEGMENTS,
+            campaign_action=f"synthetic: extra purchase, p = {self.extra_purchase_probability}",
+            holdout_share=self.holdout_share,
+            start_date=start,
+            end_date=start + dt.timedelta(days=1),
+            measurement_days=self.measurement_days,
+        )
 
 
 @dataclass
@@ -246,6 +294,7 @@ class Orders:
     item_product: np.ndarray
     item_quantity: np.ndarray
     item_price_cents: np.ndarray
+    campaign: np.ndarray | None = None  # campaign purchases (always completed)
 
 
 @dataclass(frozen=True)
@@ -550,6 +599,103 @@ def simulate_purchases(
     return Purchases(np.concatenate(out_c), np.concatenate(out_t), dropped_at)
 
 
+# --- campaign with a known effect -----------------------------------------------------------
+
+
+@dataclass
+class CampaignDraws:
+    """Per customer: eligible (a purchase before the start), treatment arm, extra purchase."""
+
+    start_t: float  # days since the clock's start
+    end_t: float  # end of the measurement window, clipped to the horizon
+    eligible: np.ndarray
+    treatment: np.ndarray
+    extra: np.ndarray  # the coin, drawn for every customer: the effect if treated
+
+
+def _day_offset(clock: Clock, day: str) -> float:
+    """Days from the clock's start to midnight of ``day`` (YYYY-MM-DD)."""
+    us = int(np.datetime64(day, "us").astype(np.int64))
+    return (us - clock.start_us) / US_PER_DAY
+
+
+def draw_campaign(
+    rng: np.random.Generator,
+    effect: CampaignEffect,
+    purchases: Purchases,
+    customer_ids: pa.Array,
+    clock: Clock,
+) -> CampaignDraws:
+    """Who is eligible, their arm (the warehouse's hash) and the extra-purchase coin."""
+    start_t = _day_offset(clock, effect.start)
+    if not 0.0 < start_t < clock.horizon:
+        raise ValueError(f"campaign start {effect.start} must be inside the simulated period")
+    n = len(customer_ids)
+    first_t = np.full(n, np.inf)
+    np.minimum.at(first_t, purchases.customer, purchases.t)
+    eligible = first_t < start_t
+    treatment = np.array(
+        [
+            assign_arm(effect.campaign_id, customer_id, effect.holdout_share) == TREATMENT
+            for customer_id in customer_ids.to_pylist()
+        ],
+        dtype=bool,
+    )
+    extra = rng.random(n) < effect.extra_purchase_probability
+    end_t = min(start_t + effect.measurement_days, clock.horizon)
+    return CampaignDraws(start_t, end_t, eligible, treatment, extra)
+
+
+def add_campaign_purchases(
+    rng: np.random.Generator, draws: CampaignDraws, purchases: Purchases
+) -> Purchases:
+    """The purchases plus one extra purchase per treated, eligible customer whose coin says so."""
+    who = np.flatnonzero(draws.eligible & draws.treatment & draws.extra)
+    logger.info(
+        "campaign: %d eligible customers, %d in treatment, %d extra purchases",
+        draws.eligible.sum(),
+        (draws.eligible & draws.treatment).sum(),
+        len(who),
+    )
+    t = draws.start_t + rng.random(len(who)) * (draws.end_t - draws.start_t)
+    t = np.minimum(t, np.nextafter(draws.end_t, draws.start_t))
+    return Purchases(
+        customer=np.concatenate([purchases.customer, who]),
+        t=np.concatenate([purchases.t, t]),
+        dropped_at=purchases.dropped_at,
+        campaign=np.concatenate(
+            [np.zeros(len(purchases.t), dtype=bool), np.ones(len(who), dtype=bool)]
+        ),
+    )
+
+
+def campaign_truth(draws: CampaignDraws, orders: Orders, customer_ids: pa.Array) -> pa.Table:
+    """Ground truth per customer: arm, the extra-purchase coin and organic retention.
+
+    ``campaign_organic_retained``: a completed purchase not caused by the campaign in the
+    measurement window (the outcome without the campaign). With the campaign a customer is
+    retained when organic or (treated and the coin says so), so the true effect on retention
+    over a set of eligible customers is the mean of ``extra and not organic``.
+    """
+    in_window = (
+        (orders.t >= draws.start_t)
+        & (orders.t < draws.end_t)
+        & (orders.status == COMPLETED)
+        & ~orders.campaign
+    )
+    organic = np.bincount(orders.customer[in_window], minlength=len(customer_ids)) > 0
+    arm = np.where(draws.treatment, "treatment", "holdout")
+    return pa.table(
+        {
+            "customer_id": customer_ids,
+            "campaign_eligible": pa.array(draws.eligible),
+            "campaign_arm": pa.array(arm, type=pa.string()),
+            "campaign_extra_purchase": pa.array(draws.extra),
+            "campaign_organic_retained": pa.array(organic),
+        }
+    )
+
+
 # --- orders and items -----------------------------------------------------------------------
 
 
@@ -640,15 +786,21 @@ def make_orders(
     quantity = 1 + _categorical(rng, np.array(QUANTITY_P), len(product))
     price_cents = _line_prices_cents(rng, catalogue, clock, product, t[item_order])
     total_cents = np.bincount(item_order, weights=quantity * price_cents, minlength=len(t))
+    status = _order_status(rng, customers, cust)
+    campaign = None
+    if purchases.campaign is not None:
+        campaign = purchases.campaign[order]
+        status[campaign] = COMPLETED
     return Orders(
         customer=cust,
         t=t,
-        status=_order_status(rng, customers, cust),
+        status=status,
         total_cents=np.round(total_cents).astype(np.int64),
         item_order=item_order,
         item_product=product,
         item_quantity=quantity.astype(np.int64),
         item_price_cents=price_cents,
+        campaign=campaign,
     )
 
 
@@ -1015,6 +1167,7 @@ RNG_STREAMS: tuple[str, ...] = (
     "events",
     "reviews",
     "dirty",
+    "campaign",  # appended: the streams above stay what they were
 )
 #: Stages of :func:`generate_shop_with_latent`, one step of its progress bar each.
 N_STAGES = 8
@@ -1027,6 +1180,7 @@ def generate_shop_with_latent(
     end: str = DEFAULT_END,
     dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
+    campaign: CampaignEffect | None = None,
 ) -> tuple[dict[str, pa.Table], pa.Table]:
     """Generate the shop tables plus a ground-truth table of latent customer parameters.
 
@@ -1034,6 +1188,8 @@ def generate_shop_with_latent(
     (purchases per day before seasonality), ``dropout_prob`` (per purchase),
     ``return_propensity``, ``rating_leniency``, ``dropped_out_at`` (null if still alive at
     ``end``) and ``is_alive_at_end``. ``end`` is exclusive: no clean row is at or after it.
+    With a ``campaign`` the tables get a one-row ``campaigns`` table and the latent table the
+    columns of :func:`campaign_truth`.
     """
     _validate_args(n_customers, dirty_fraction)
     clock = make_clock(start, end)
@@ -1048,6 +1204,16 @@ def generate_shop_with_latent(
             product_ids = _product_ids(catalogue)
         with _stage(bar, "purchases"):
             purchases = simulate_purchases(rng["purchases"], customers, clock, show_progress)
+            draws = None
+            if campaign is not None:
+                draws = draw_campaign(
+                    rng["campaign"],
+                    campaign,
+                    purchases,
+                    _id_space(n_customers, 0).customer_ids(np.arange(n_customers)),
+                    clock,
+                )
+                purchases = add_campaign_purchases(rng["campaign"], draws, purchases)
         with _stage(bar, "orders"):
             orders = make_orders(rng["orders"], customers, catalogue, purchases, clock)
             ids = _id_space(n_customers, len(orders.t))
@@ -1080,9 +1246,15 @@ def generate_shop_with_latent(
                 "reviews": reviews,
             }
             latent = _latent_table(customers, purchases, customer_ids, clock)
+            if draws is not None:
+                truth = campaign_truth(draws, orders, customer_ids)
+                for name in truth.column_names[1:]:
+                    latent = latent.append_column(name, truth.column(name))
         with _stage(bar, "dirty rows"):
             tables = add_dirty_rows(rng["dirty"], clean, dirty_fraction, ids)
     tables = {name: tables[name].combine_chunks() for name in TABLE_NAMES}
+    if campaign is not None:
+        tables["campaigns"] = campaign.campaign().to_table()
     logger.info(
         "generated synthetic shop (n=%d, seed=%d) in %.1fs: %s",
         n_customers,
@@ -1100,15 +1272,17 @@ def generate_shop(
     end: str = DEFAULT_END,
     dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
+    campaign: CampaignEffect | None = None,
 ) -> dict[str, pa.Table]:
     """Generate a synthetic shop: ``{customers, orders, order_items, products, events, reviews}``.
 
     Deterministic in all arguments (``show_progress`` aside). Covers ``[start, end)``;
     ``dirty_fraction`` of each table's rows (at least one per kind, see :data:`DIRTY_KINDS`)
-    are deliberately broken; ``0`` gives perfectly clean data.
+    are deliberately broken; ``0`` gives perfectly clean data. ``campaign``: see
+    :class:`CampaignEffect`.
     """
     tables, _ = generate_shop_with_latent(
-        n_customers, seed, start, end, dirty_fraction, show_progress
+        n_customers, seed, start, end, dirty_fraction, show_progress, campaign
     )
     return tables
 
@@ -1139,12 +1313,53 @@ def _parser() -> argparse.ArgumentParser:
         help="also write ground-truth latent parameters to <out>/_latent/customer_latent.parquet",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    campaign = p.add_argument_group(
+        "campaign with a known effect (off unless --campaign-id is given)",
+        "Treatment customers (hash of campaign and customer id, as in the warehouse) with a "
+        "purchase before --campaign-start make one extra completed purchase in the "
+        "measurement window with probability --campaign-extra-purchase-p. The campaign row is "
+        "written as <out>/campaigns.parquet, which the warehouse reads instead of the seed.",
+    )
+    campaign.add_argument("--campaign-id", help="campaign id, e.g. spring_push")
+    campaign.add_argument("--campaign-start", help="start day YYYY-MM-DD (assignment day)")
+    campaign.add_argument(
+        "--campaign-holdout-share", type=float, default=0.5, help="holdout share (default 0.5)"
+    )
+    campaign.add_argument(
+        "--campaign-days", type=int, default=90, help="measurement window in days (default 90)"
+    )
+    campaign.add_argument(
+        "--campaign-extra-purchase-p",
+        type=float,
+        default=0.3,
+        help="probability of the extra purchase per treatment customer (default 0.3)",
+    )
     return p
+
+
+def _campaign_effect(p: argparse.ArgumentParser, args: argparse.Namespace) -> CampaignEffect | None:
+    """The campaign of the command line, or None; a bad value is a usage error."""
+    if args.campaign_id is None:
+        return None
+    if args.campaign_start is None:
+        p.error("--campaign-id needs --campaign-start")
+    try:
+        return CampaignEffect(
+            campaign_id=args.campaign_id,
+            start=args.campaign_start,
+            holdout_share=args.campaign_holdout_share,
+            measurement_days=args.campaign_days,
+            extra_purchase_probability=args.campaign_extra_purchase_p,
+        )
+    except ValueError as error:
+        p.error(str(error))
 
 
 def main_synthetic(argv: list[str] | None = None) -> int:
     """CLI: ``--customers N --seed S --out DIR [--dirty-fraction F] [--start D] [--end D]``."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    campaign = _campaign_effect(parser, args)
     began = time.perf_counter()
     tables, latent = generate_shop_with_latent(
         args.customers,
@@ -1153,6 +1368,7 @@ def main_synthetic(argv: list[str] | None = None) -> int:
         end=args.end,
         dirty_fraction=args.dirty_fraction,
         show_progress=not args.no_progress,
+        campaign=campaign,
     )
     write_shop(tables, args.out)
     if args.latent:
