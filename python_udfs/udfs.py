@@ -148,12 +148,14 @@ def _feature_table(features: pa.ChunkedArray | pa.StructArray) -> pa.Table:
     return pa.Table.from_arrays(struct.flatten(), names=names)
 
 
-def _embedding_matrix(embedding: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+def _embedding_matrix(
+    embedding: pa.ChunkedArray | pa.Array, dim: int, function: str = "clv_score_embedded"
+) -> np.ndarray:
     """A FLOAT[dim] column as an [N, dim] float32 matrix (NULL rows are an error)."""
     array = embedding.combine_chunks() if isinstance(embedding, pa.ChunkedArray) else embedding
     if array.null_count or len(array.flatten()) != len(array) * dim:
         raise ValueError(
-            f"clv_score_embedded got {array.null_count} NULL embedding(s) for a model that reads "
+            f"{function} got {array.null_count} NULL embedding(s) for a model that reads "
             f"text: every behaviour_text must be in text_embeddings (dbt build --select "
             f"+customer_scores embeds missing texts)"
         )
@@ -262,7 +264,7 @@ def _register_scoring(
         from python_udfs.reasons import effects_to_arrow
 
         model = scorer.get()
-        matrix = _embedding_matrix(embedding, dim) if model.uses_text else None
+        matrix = _embedding_matrix(embedding, dim, "clv_attributions") if model.uses_text else None
         struct = features.combine_chunks()
         effects = model.driver_effects(matrix, _feature_table(struct))
         return effects_to_arrow(effects, struct.is_null() if struct.null_count else None)
