@@ -336,3 +336,38 @@ def test_dbt_build_gives_every_scored_customer_its_reasons(reasons_shop):
     assert again.scalar(
         "select count(distinct customer_id) from customer_score_reasons"
     ) == run.scalar("select count(distinct customer_id) from customer_score_reasons")
+
+
+def test_integrated_gradients_agree_with_occlusion(scorer, customers, embeddings, effects):
+    """Cross-check with integrated gradients (Sundararajan et al. 2017) from the same
+    reference to each customer's encoded inputs, summed per driver: the two methods rank the
+    drivers alike, and IG's completeness holds (its sum is the joint occlusion effect)."""
+    rows = slice(0, 64)
+    steps = 64
+    scaler = scorer.scaler
+    encoded = torch.from_numpy(scaler.transform(scorer._numeric(customers))[rows])
+    reference = torch.from_numpy(reference_encoding(scaler)).expand_as(encoded)
+    text = torch.from_numpy(embeddings[rows])
+    gradients = torch.zeros_like(encoded)
+    with torch.enable_grad():
+        for alpha in (torch.arange(steps, dtype=torch.float32) + 0.5) / steps:
+            point = (reference + alpha * (encoded - reference)).requires_grad_()
+            _, churn = scorer.model.head_forward(text, point)
+            torch.sigmoid(churn).sum().backward()
+            gradients += point.grad
+    attributions = ((encoded - reference) * gradients / steps).numpy()
+    columns = driver_columns(scaler)
+    integrated = np.column_stack([attributions[:, c].sum(axis=1) for c in columns.values()])
+    occlusion = effects.churn[rows, : len(columns)]
+    agreement = [
+        np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1]
+        for a, b in zip(integrated, occlusion, strict=True)
+    ]
+    assert np.mean(agreement) > 0.5
+    top = np.argmax(np.abs(occlusion), axis=1)
+    top_ig = np.argsort(-np.abs(integrated), axis=1)[:, :3]
+    assert np.mean([t in row for t, row in zip(top, top_ig, strict=True)]) > 0.7
+    with torch.no_grad():
+        _, at_reference = scorer.model.head_forward(text, reference)
+    joint = effects.churn_probability[rows] - torch.sigmoid(at_reference).numpy()
+    np.testing.assert_allclose(attributions.sum(axis=1), joint, atol=0.01)
