@@ -290,7 +290,21 @@ class FeatureScaler:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """[N, F] raw features -> [N, width] float32 encoding (missing -> 0 + flag)."""
-        logs = self._log_columns(x)
+        return self.encode_logs(self._log_columns(x))
+
+    def column_slices(self) -> list[slice]:
+        """The encoded columns of each of ``all_names``, in order (python_udfs.reasons
+        occludes a feature by overwriting its slice)."""
+        widths = (
+            [1] * len(self.all_names)
+            if self.edges is None
+            else [2 + max(len(e) - 1, 0) for e in self.edges]
+        )
+        ends = np.cumsum(widths)
+        return [slice(int(end - w), int(end)) for end, w in zip(ends, widths, strict=True)]
+
+    def encode_logs(self, logs: np.ndarray) -> np.ndarray:
+        """[N, F + D] signed_log1p columns (NaN = missing) -> [N, width] float32 encoding."""
         z = (logs - np.asarray(self.means)) / np.asarray(self.stds)
         standard = np.clip(np.where(np.isfinite(z), z, 0.0), -CLIP_Z, CLIP_Z)
         if self.edges is None:

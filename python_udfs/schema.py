@@ -21,6 +21,14 @@ OUTPUT_SCHEMA = pa.schema(
         ("model_version", pa.string()),
     ]
 )
+# clv_attributions(): per customer, one (driver, churn_effect, clv_effect) per driver
+# (python_udfs.reasons).
+ATTRIBUTION_TYPE = pa.list_(
+    pa.struct(
+        [("driver", pa.string()), ("churn_effect", pa.float64()), ("clv_effect", pa.float64())]
+    )
+)
+ATTRIBUTION_SQL_TYPE = "STRUCT(driver VARCHAR, churn_effect DOUBLE, clv_effect DOUBLE)[]"
 
 # python_udfs.encoding: texts are padded to a multiple of LENGTH_STEP tokens and encoded in
 # batches of MIN_BATCH_ROWS..MAX_BATCH_ROWS rows; the head runs on HEAD_CHUNK_ROWS-row chunks.

@@ -31,6 +31,13 @@ from python_udfs.artifact import (
 from python_udfs.encoding import encode_texts, predict_from_embeddings
 from python_udfs.features import FeatureScaler
 from python_udfs.hardware import default_device
+from python_udfs.reasons import (
+    EMPTY_TEXT,
+    DriverEffects,
+    Head,
+    check_finite_effects,
+    driver_effects,
+)
 from python_udfs.schema import OUTPUT_SCHEMA, TEXT_COLUMN
 
 EMBEDDING_CACHE_TEXTS = 200_000
@@ -152,12 +159,7 @@ class Scorer:
             if self.uses_text:
                 raise ValueError(f"model {self.model_version} reads text: pass its embeddings")
             embeddings = np.zeros((n, 1), dtype=np.float32)
-        numeric = np.column_stack(
-            [
-                table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
-                for name in self.feature_names
-            ]
-        )
+        numeric = self._numeric(table)
         with self._lock:
             out = predict_from_embeddings(
                 self.model,
@@ -170,6 +172,34 @@ class Scorer:
         arrays = [pa.array(out[name]) for name in OUTPUT_SCHEMA.names[:-1]]
         arrays.append(pa.array([self.model_version] * n, pa.string()))
         return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
+
+    def _numeric(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """[N, F] float64 raw features in model order (NULL -> NaN)."""
+        return np.column_stack(
+            [
+                table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+                for name in self.feature_names
+            ]
+        )
+
+    def driver_effects(
+        self, embeddings: np.ndarray | None, table: pa.Table | pa.RecordBatch
+    ) -> DriverEffects:
+        """Occlusion effects of every driver on churn_probability and predicted_clv
+        (python_udfs.reasons), same inputs as score_embedded; a text model adds the
+        behaviour_text driver (its embedding replaced by the empty text's)."""
+        self.check_columns(table.schema.names, text=False)
+        if self.uses_text and embeddings is None:
+            raise ValueError(f"model {self.model_version} reads text: pass its embeddings")
+        numeric = self._numeric(table) if table.num_rows else np.zeros((0, len(self.feature_names)))
+        empty = self.embed([EMPTY_TEXT])[0] if self.uses_text else None
+        head = Head(self.model, self.device, self.config.clv_scale)
+        with self._lock:
+            effects = driver_effects(
+                head, self.scaler, embeddings if self.uses_text else None, numeric, empty
+            )
+        check_finite_effects(effects, self.model_version)
+        return effects
 
     def score(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
         """Scores of a table with `behaviour_text` and the feature columns."""

@@ -17,6 +17,9 @@ struct counts as missing):
   features)`` -> the STRUCT above (the head, cheap); for a numeric-only model the embedding is
   ignored and may be NULL. ``clv_score(t, f)`` equals ``clv_score_embedded(clv_embed(t), f)``
   to the bit;
+* ``clv_attributions(embedding FLOAT[H], features)`` -> LIST(STRUCT(driver VARCHAR,
+  churn_effect DOUBLE, clv_effect DOUBLE)): the reasons behind the score, by occlusion of
+  driver groups (python_udfs.reasons); same arguments and NULL rules as clv_score_embedded;
 * ``clv_model_version()``, ``clv_model_info()`` (JSON: version, feature names in model order,
   text template, horizons, whether the model reads text, embedding size, precision) and
   ``clv_encoder_fingerprint()``, which the dbt models use to check the schema and key
@@ -43,7 +46,7 @@ import pyarrow as pa
 
 from python_udfs import settings
 from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, resolve_artifact
-from python_udfs.schema import TEXT_COLUMN, output_sql_type
+from python_udfs.schema import ATTRIBUTION_SQL_TYPE, TEXT_COLUMN, output_sql_type
 
 if TYPE_CHECKING:
     from python_udfs.scoring import Scorer
@@ -145,12 +148,14 @@ def _feature_table(features: pa.ChunkedArray | pa.StructArray) -> pa.Table:
     return pa.Table.from_arrays(struct.flatten(), names=names)
 
 
-def _embedding_matrix(embedding: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+def _embedding_matrix(
+    embedding: pa.ChunkedArray | pa.Array, dim: int, function: str = "clv_score_embedded"
+) -> np.ndarray:
     """A FLOAT[dim] column as an [N, dim] float32 matrix (NULL rows are an error)."""
     array = embedding.combine_chunks() if isinstance(embedding, pa.ChunkedArray) else embedding
     if array.null_count or len(array.flatten()) != len(array) * dim:
         raise ValueError(
-            f"clv_score_embedded got {array.null_count} NULL embedding(s) for a model that reads "
+            f"{function} got {array.null_count} NULL embedding(s) for a model that reads "
             f"text: every behaviour_text must be in text_embeddings (dbt build --select "
             f"+customer_scores embeds missing texts)"
         )
@@ -254,6 +259,16 @@ def _register_scoring(
             scored.flatten(), fields=list(scored.type), mask=struct.is_null()
         )
 
+    def clv_attributions(embedding: pa.ChunkedArray, features: pa.ChunkedArray) -> pa.Array:
+        # Same inputs and NULL rules as clv_score_embedded: a NULL struct gives NULL.
+        from python_udfs.reasons import effects_to_arrow
+
+        model = scorer.get()
+        matrix = _embedding_matrix(embedding, dim, "clv_attributions") if model.uses_text else None
+        struct = features.combine_chunks()
+        effects = model.driver_effects(matrix, _feature_table(struct))
+        return effects_to_arrow(effects, struct.is_null() if struct.null_count else None)
+
     for name, function, arguments, returns in (
         ("clv_score", lambda t, f: _as_struct(score(t, f)), ["VARCHAR", struct], score_type),
         ("predict_clv", lambda t, f: score(t, f).column("predicted_clv"), ["VARCHAR", struct],
@@ -263,16 +278,20 @@ def _register_scoring(
         ("clv_embed", clv_embed, ["VARCHAR"], embedding_type),
     ):  # fmt: skip
         _create_function(con, scorer, name, function, arguments, returns, type="arrow")
-    _create_function(
-        con,
-        scorer,
-        "clv_score_embedded",
-        clv_score_embedded,
-        [embedding_type, struct],
-        score_type,
-        type="arrow",
-        null_handling="special",
-    )
+    for name, function, returns in (
+        ("clv_score_embedded", clv_score_embedded, score_type),
+        ("clv_attributions", clv_attributions, ATTRIBUTION_SQL_TYPE),
+    ):
+        _create_function(
+            con,
+            scorer,
+            name,
+            function,
+            [embedding_type, struct],
+            returns,
+            type="arrow",
+            null_handling="special",
+        )
 
 
 def register(
