@@ -21,6 +21,7 @@ REQUIRED_TABLES = (
     "score_histograms",
     "score_drift",
     "backtest_scores",
+    "customer_score_reasons",
 )
 # Points of the cumulative gain curve (share of customers), and churn reliability bins.
 GAIN_POINTS = 200
@@ -194,9 +195,9 @@ AT_RISK_SQL = f"""
 REASONS_SQL = f"""
     select customer_id, phrase
     from customer_score_reasons
-    where target = 'churn' and rank <= {REASONS_PER_CUSTOMER}
+    where reason_for = 'churn' and reason_rank <= {REASONS_PER_CUSTOMER}
         and list_contains(?, customer_id)
-    order by customer_id, rank
+    order by customer_id, reason_rank
 """
 
 
@@ -210,7 +211,15 @@ def _reasons(con: duckdb.DuckDBPyConnection, customers: list[str]) -> dict[str, 
     return reasons
 
 
-INTERVENTIONS_SQL = "select * from intervention_outcomes"
+INTERVENTIONS_SQL = """
+    select campaign_id, segment, campaign_action, status, days_observed,
+        treatment_customers, holdout_customers,
+        treatment_retention_rate, holdout_retention_rate,
+        retention_difference, retention_difference_ci_low, retention_difference_ci_high,
+        revenue_difference, revenue_difference_ci_low, revenue_difference_ci_high
+    from intervention_outcomes
+    order by start_date, campaign_id
+"""
 
 
 def load(database: Path | str) -> ReportData:

@@ -166,6 +166,54 @@ DRIFT_COLUMNS: list[Column] = [
 ]
 
 
+CAMPAIGN_COLUMNS: list[Column] = [
+    ("campaign_id", "campaign", text),
+    ("segment", "segment", text),
+    ("campaign_action", "action", text),
+    ("status", "status", text),
+    ("days_observed", "days observed", number),
+    ("treatment_customers", "treated", number),
+    ("holdout_customers", "held out", number),
+    ("retention", "retention, treated vs held out", text),
+    ("retention_difference", "retention difference [95% CI]", text),
+    ("revenue_difference", "revenue per customer difference [95% CI]", text),
+]
+
+
+def _interval(value: Any, low: Any, high: Any, fmt: Callable[[Any], str]) -> str:
+    if value is None:
+        return ""
+    bounds = f" [{fmt(low)}, {fmt(high)}]" if low is not None and high is not None else ""
+    return fmt(value) + bounds
+
+
+def _campaign_rows(data: ReportData) -> Rows:
+    return [
+        {
+            **row,
+            "retention": (
+                f"{share(row['treatment_retention_rate'])} vs "
+                f"{share(row['holdout_retention_rate'])}"
+                if row["treatment_retention_rate"] is not None
+                else ""
+            ),
+            "retention_difference": _interval(
+                row["retention_difference"],
+                row["retention_difference_ci_low"],
+                row["retention_difference_ci_high"],
+                share,
+            ),
+            "revenue_difference": _interval(
+                row["revenue_difference"],
+                row["revenue_difference_ci_low"],
+                row["revenue_difference_ci_high"],
+                money,
+            ),
+        }
+        for row in data.interventions
+    ]
+
+
 def render(data: ReportData) -> str:
     """The whole page."""
     o = data.overview
@@ -173,7 +221,7 @@ def render(data: ReportData) -> str:
         section(
             "Who to look at first: high churn risk, most value at risk",
             "Value at risk = predicted CLV x churn probability. Reasons are the top drivers of "
-            "the churn probability (customer_score_reasons), when the warehouse has them.",
+            "the churn probability (customer_score_reasons).",
             table("at-risk", _at_risk_rows(data), AT_RISK_COLUMNS),
         ),
         section(
@@ -235,12 +283,13 @@ def render(data: ReportData) -> str:
         ),
     ]
     if data.interventions:
-        columns = [(key, key.replace("_", " "), text) for key in data.interventions[0]]
         sections.append(
             section(
-                "Interventions",
-                "Treatment vs holdout per campaign (intervention_outcomes).",
-                table("interventions", data.interventions, columns),
+                "Campaigns: treatment vs holdout",
+                "Retention and revenue per customer of the treated customers minus the held-out "
+                "ones, with 95% intervals (intervention_outcomes); an interval that excludes 0 is "
+                "evidence of an effect. Status no_data_yet: nothing observed yet.",
+                table("interventions", _campaign_rows(data), CAMPAIGN_COLUMNS),
             )
         )
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
