@@ -119,22 +119,32 @@ def make_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
     rolling: select out of time on the latest cutoff when an earlier cutoff's labels end by
     it, else on held-out customers; refit on every row."""
     if cfg.validation in ("customers", "out-of-time"):
-        split = split_examples(
-            examples,
-            cfg.validation,
-            cfg.seed,
-            cfg.test_fraction,
-            cfg.early_stopping_fraction,
-            label_days=label_days,
-        )
-        return Plan(
-            split.train,
-            split.early_stopping,
-            np.sort(np.concatenate([split.train, split.early_stopping])),
-            split.test,
-            True,
-            f"{cfg.early_stopping_fraction:.0%} of the training customers",
-        )
+        return held_out_plan(cfg, examples, label_days)
+    return rolling_plan(cfg, examples, label_days)
+
+
+def held_out_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
+    """Test rows held out for the report; selection on a share of the training customers."""
+    split = split_examples(
+        examples,
+        cfg.validation,
+        cfg.seed,
+        cfg.test_fraction,
+        cfg.early_stopping_fraction,
+        label_days=label_days,
+    )
+    return Plan(
+        split.train,
+        split.early_stopping,
+        np.sort(np.concatenate([split.train, split.early_stopping])),
+        split.test,
+        True,
+        f"{cfg.early_stopping_fraction:.0%} of the training customers",
+    )
+
+
+def rolling_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
+    """Every row refits; selection out of time when it can be, else on held-out customers."""
     latest = examples.cutoff_date.max()
     everything = np.arange(len(examples))
     earlier = examples.cutoff_date + np.timedelta64(label_days, "D") <= latest
@@ -690,30 +700,17 @@ def write_reports(
     return report_dir
 
 
-def main(cfg: TrainConfig) -> Path:
-    """Select, refit, evaluate against the baselines and ablations, write the artifact and
-    point `current` at it."""
-    seed_everything(cfg.seed)
-    setup = load_setup(cfg)
-    log_setup(cfg, setup)
-    runner = VariantTrainer(
-        cfg,
-        setup.examples,
-        setup.base_model,
-        setup.device,
-        setup.mode,
-        setup.horizon_days,
-        setup.churn_horizon_days,
-    )
-    runner.checkpoints = open_run_checkpoints(cfg, setup)
-    trained = Trained()
-    for variant in cfg.variant_list:
-        train_variant(cfg, setup, runner, variant, trained)
-    shipped_variant, gate = choose_shipped(cfg, trained.validated)
+def write_artifact(
+    cfg: TrainConfig,
+    setup: Setup,
+    runner: VariantTrainer,
+    trained: Trained,
+    shipped_variant: str,
+    gate: str,
+    evaluation: Evaluation,
+) -> tuple[Path, dict]:
+    """Save the shipped model as a new version folder; the folder and the training context."""
     shipped = trained.finals[shipped_variant]
-    logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)
-    evaluation = evaluate_all(cfg, setup, trained.predictions)
-
     finalize_encoder(shipped.model, setup.mode)
     data_fingerprint = fingerprint(setup.examples)
     created_at = dt.datetime.now(dt.UTC)
@@ -728,7 +725,30 @@ def main(cfg: TrainConfig) -> Path:
     directory = save_artifact(
         cfg.output_dir / version, shipped.model.cpu(), runner.tokenizer, artifact
     )
-    point_current(cfg.output_dir, version, action="train")
+    return directory, context
+
+
+def main(cfg: TrainConfig) -> Path:
+    """Select, refit, evaluate against the baselines and ablations, write the artifact and
+    point `current` at it."""
+    seed_everything(cfg.seed)
+    setup = load_setup(cfg)
+    log_setup(cfg, setup)
+    runner = VariantTrainer(
+        cfg, setup.examples, setup.base_model, setup.device, setup.mode, setup.horizon_days,
+        setup.churn_horizon_days,
+    )  # fmt: skip
+    runner.checkpoints = open_run_checkpoints(cfg, setup)
+    trained = Trained()
+    for variant in cfg.variant_list:
+        train_variant(cfg, setup, runner, variant, trained)
+    shipped_variant, gate = choose_shipped(cfg, trained.validated)
+    logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)
+    evaluation = evaluate_all(cfg, setup, trained.predictions)
+    directory, context = write_artifact(
+        cfg, setup, runner, trained, shipped_variant, gate, evaluation
+    )
+    point_current(cfg.output_dir, directory.name, action="train")
     report_dir = write_reports(cfg, directory, context, trained, evaluation)
     if runner.checkpoints is not None:
         close_checkpoints(cfg.output_dir)
