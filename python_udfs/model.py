@@ -32,6 +32,11 @@ def pooling_for(config: PretrainedConfig) -> str:
 
 
 INPUTS = ("fused", "numeric", "text")
+# init_output_bias: base rates are clamped into [RATE_CLAMP, 1 - RATE_CLAMP] before the logit
+# (a rate of 0 or 1 would give an infinite bias) and the revenue log-std to at least
+# MIN_LOG_STD (a degenerate sigma would make the first ZILN steps explode).
+RATE_CLAMP = 1e-4
+MIN_LOG_STD = 0.1
 
 
 class ResidualBlock(nn.Module):
@@ -130,10 +135,10 @@ class ClvModel(nn.Module):
         """Start the head at the training base rates, so early steps fit signal, not scale."""
 
         def logit(p: float) -> float:
-            p = min(max(p, 1e-4), 1 - 1e-4)
+            p = min(max(p, RATE_CLAMP), 1 - RATE_CLAMP)
             return float(torch.logit(torch.tensor(p)))
 
-        sigma = max(log_std, 0.1)
+        sigma = max(log_std, MIN_LOG_STD)
         sigma_raw = sigma + float(torch.log(-torch.expm1(torch.tensor(-sigma))))  # softplus^-1
         output = self.head[-1]
         assert isinstance(output, torch.nn.Linear), "the head ends in a linear layer"

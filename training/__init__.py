@@ -1,7 +1,8 @@
 """Training of the CLV & churn model: read the warehouse, fine-tune, evaluate, ship an artifact.
 
-``python -m training`` (:mod:`training.__main__`) parses a :class:`training.config.TrainConfig`
-and runs :func:`training.train.main`. The package builds on :mod:`python_udfs` (model
+``python -m training`` (= ``clv-train``; :mod:`training.cli`) parses a
+:class:`training.config.TrainConfig` and runs :func:`training.train.main`; its other commands
+list, promote, roll back and retrain model versions. The package builds on :mod:`python_udfs` (model
 architecture, artifact I/O, the batch scorer and the closed forms shared with scoring); nothing
 in ``python_udfs`` imports it.
 
@@ -10,8 +11,13 @@ Orchestration and I/O:
 * :mod:`training.config` -- the frozen, validated training configuration and its command line.
 * :mod:`training.data` -- point-in-time training examples read from the DuckDB warehouse
   (Arrow), checked against the declared feature list, split on a customer-id hash.
-* :mod:`training.train` -- the fine-tuning loop (head / LoRA / full modes), candidate and
-  variant selection (fused / numeric / text), refit and the shipped artifact.
+* :mod:`training.cli` -- the commands: fit (default), list, promote, rollback, retrain.
+* :mod:`training.train` -- the steps of one training: candidate and variant selection
+  (fused / numeric / text), refit, evaluation and the shipped artifact.
+* :mod:`training.loop` -- the fine-tuning loop (head / LoRA / full modes): lazily built
+  batches, optimiser and schedule, epochs, early stopping.
+* :mod:`training.checkpoint` -- resumable state (safetensors + JSON) and ``--resume``.
+* :mod:`training.lifecycle` -- model versions, the ``current`` pointer and its history.
 * :mod:`training.evaluate` -- metrics of the model, its ablations and the baselines on the same
   held-out rows, bootstrap intervals and the report (``report.json``, ``report.md``,
   ``predictions.csv``).

@@ -12,6 +12,13 @@ MODES = ("auto", "head", "lora", "full")
 PROTOCOLS = ("rolling", "customers", "out-of-time")
 GRIDS = ("auto", "small", "none")
 VARIANTS = ("fused", "numeric", "text")
+CHECKPOINTING = ("auto", "on", "off")
+# Default batch sizes (--batch-size overrides): head mode steps are a small MLP on precomputed
+# embeddings; when the encoder trains, each row is a forward + backward pass through it.
+HEAD_BATCH_SIZE = 256
+ENCODER_BATCH_SIZE_GPU = 128
+ENCODER_BATCH_SIZE_CPU = 32
+LORA_ALPHA_PER_RANK = 2  # default LoRA alpha = this x rank (scaling alpha / rank = 2)
 
 
 def _opt(default, help_text: str, **extra):
@@ -93,7 +100,11 @@ class TrainConfig:
     )
     epochs: int = _opt(40, "maximum epochs")
     patience: int = _opt(8, "early stopping: epochs without improvement")
-    batch_size: int | None = _opt(None, "batch size (default: 256 head, 32 CPU / 128 GPU else)")
+    batch_size: int | None = _opt(
+        None,
+        f"batch size (default: {HEAD_BATCH_SIZE} head, else {ENCODER_BATCH_SIZE_CPU} CPU / "
+        f"{ENCODER_BATCH_SIZE_GPU} GPU)",
+    )
     lr: float = _opt(1e-3, "learning rate of the head (and LoRA adapters)")
     encoder_lr: float = _opt(3e-5, "learning rate of the encoder in full mode")
     weight_decay: float = _opt(0.01, "AdamW weight decay")
@@ -101,6 +112,16 @@ class TrainConfig:
     grad_clip: float = _opt(1.0, "gradient norm clip")
     churn_weight: float = _opt(1.0, "weight of the churn loss next to the ZILN loss")
     lora_rank: int = _opt(8, "LoRA rank (mode=lora)")
+    lora_alpha: int | None = _opt(
+        None, f"LoRA alpha, the adapters' scale numerator (default: {LORA_ALPHA_PER_RANK} x rank)"
+    )
+    lora_dropout: float = _opt(0.05, "dropout on the LoRA adapters' input")
+    lr_floor: float = _opt(
+        0.05, "the learning-rate schedule decays linearly to this fraction of the peak, no lower"
+    )
+    min_improvement: float = _opt(
+        1e-4, "early stopping: a smaller drop of the validation loss does not count as better"
+    )
     max_steps: int | None = _opt(None, "stop after this many optimiser steps")
     seed: int = _opt(0, "random seed")
     device: str | None = _opt(None, "cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -116,6 +137,20 @@ class TrainConfig:
     report_dir: Path | None = _opt(None, "report + predictions folder (default: the artifact)")
     baselines: bool = _opt(True, "fit and report BG/NBD+Gamma-Gamma and GBM baselines")
     progress: bool = _opt(True, "show progress bars")
+    checkpoint: str = _opt(
+        "auto",
+        "save resumable state in <output-dir>/checkpoint/ at each epoch end (auto: when the "
+        "encoder trains, i.e. lora and full modes); removed once the artifact is written",
+        choices=CHECKPOINTING,
+    )
+    checkpoint_every_steps: int | None = _opt(
+        None, "also save the checkpoint every this many optimiser steps (default: epoch ends only)"
+    )
+    resume: bool = _opt(
+        False,
+        "continue the training whose checkpoint is in <output-dir>/checkpoint/ (same options "
+        "and warehouse; anything else is refused)",
+    )
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -128,6 +163,12 @@ class TrainConfig:
             raise ValueError("max_length >= 8, epochs >= 1 and patience >= 1 are required")
         if self.grid not in GRIDS:
             raise ValueError(f"grid must be one of {GRIDS}")
+        if self.checkpoint not in CHECKPOINTING:
+            raise ValueError(f"checkpoint must be one of {CHECKPOINTING}")
+        if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
+            raise ValueError("checkpoint_every_steps must be >= 1")
+        if not 0 <= self.lr_floor <= 1 or not 0 <= self.lora_dropout < 1:
+            raise ValueError("lr_floor must be in [0, 1] and lora_dropout in [0, 1)")
         unknown = set(self.variant_list) - set(VARIANTS)
         if unknown or "fused" not in self.variant_list:
             raise ValueError(f"variants must include fused and be among {VARIANTS}")
@@ -151,8 +192,20 @@ class TrainConfig:
         if self.batch_size:
             return self.batch_size
         if self.resolved_mode(on_gpu) == "head":
-            return 256
-        return 128 if on_gpu else 32
+            return HEAD_BATCH_SIZE
+        return ENCODER_BATCH_SIZE_GPU if on_gpu else ENCODER_BATCH_SIZE_CPU
+
+    @property
+    def resolved_lora_alpha(self) -> int:
+        return self.lora_alpha or LORA_ALPHA_PER_RANK * self.lora_rank
+
+    def checkpoints_on(self, mode: str) -> bool:
+        """Whether to save resumable state, for the resolved `mode` (resume implies it)."""
+        return (
+            self.resume
+            or self.checkpoint == "on"
+            or (self.checkpoint == "auto" and mode in ("lora", "full"))
+        )
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -163,7 +216,7 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("database", "cutoff", "max_examples", "max_length"),
     "model": (
         "base_model", "mode", "hidden", "numeric_blocks", "dropout", "bins", "bgnbd_features",
-        "lora_rank", "precision", "device",
+        "lora_rank", "lora_alpha", "lora_dropout", "precision", "device",
     ),
     "selection and evaluation": (
         "validation", "test_fraction", "early_stopping_fraction", "grid", "variants", "refit",
@@ -171,9 +224,11 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "optimisation": (
         "epochs", "patience", "batch_size", "lr", "encoder_lr", "weight_decay",
-        "warmup_fraction", "grad_clip", "churn_weight", "max_steps", "seed",
+        "warmup_fraction", "lr_floor", "grad_clip", "churn_weight", "min_improvement",
+        "max_steps", "seed",
     ),
     "output": ("output_dir", "report_dir", "export_predictions", "progress"),
+    "checkpoints": ("checkpoint", "checkpoint_every_steps", "resume"),
 }  # fmt: skip
 
 
@@ -215,10 +270,15 @@ def read_config_file(path: Path) -> dict:
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    prog: str = "python -m training", description: str | None = None, epilog: str | None = None
+) -> argparse.ArgumentParser:
     """The training CLI: one option per TrainConfig field, typed from its annotation."""
     parser = argparse.ArgumentParser(
-        prog="python -m training", description=TrainConfig.__doc__, formatter_class=_HelpFormatter
+        prog=prog,
+        description=description or TrainConfig.__doc__,
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "--config", type=Path, metavar="FILE",
@@ -245,16 +305,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """TrainConfig from the command line (and `--config FILE`); imports no torch."""
-    parser = build_parser()
+def _typed(values: dict) -> dict:
+    """JSON values as the parser holds them (paths as Path)."""
+    hints = typing.get_type_hints(TrainConfig)
+    return {k: Path(v) if _value_type(hints[k]) is Path and v else v for k, v in values.items()}
+
+
+def parse_args(
+    argv: list[str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+    defaults: dict | None = None,
+) -> TrainConfig:
+    """TrainConfig from the command line (and `--config FILE`); imports no torch.
+    Precedence: command line, then --config FILE, then `defaults`, then the field defaults."""
+    parser = parser or build_parser()
+    if defaults:
+        parser.set_defaults(**_typed(defaults))
     args = parser.parse_args(argv)
     if args.config:
-        values = read_config_file(args.config)
-        hints = typing.get_type_hints(TrainConfig)
-        parser.set_defaults(
-            **{k: Path(v) if _value_type(hints[k]) is Path and v else v for k, v in values.items()}
-        )
+        parser.set_defaults(**_typed(read_config_file(args.config)))
         args = parser.parse_args(argv)
     options = vars(args)
     options.pop("config")

@@ -212,3 +212,20 @@ def fingerprint(examples: Examples) -> str:
     with pa.ipc.new_stream(sink, examples.table.schema) as writer:
         writer.write_table(examples.table.combine_chunks())  # chunking must not matter
     return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def horizons(database: Path) -> tuple[int, int, str]:
+    """(horizon_days, churn_horizon_days, text template version) recorded in the warehouse."""
+    table = read_table(
+        database,
+        "select max(horizon_end_date - cutoff_date) as h, "
+        "max(churn_horizon_end_date - cutoff_date) as ch, "
+        "(select max(text_template_version) from training_examples) as v from cutoffs",
+    )
+    row = table.to_pylist()[0]
+    if row["h"] is None or row["ch"] is None:
+        raise NoTrainingDataError(
+            f"the cutoffs table of {database} has no training cutoff with a label window: "
+            "build the features first (dbt build --exclude tag:scoring) with training_cutoffs set"
+        )
+    return int(row["h"]), int(row["ch"]), str(row["v"])

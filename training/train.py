@@ -1,34 +1,39 @@
-"""Fine-tune the CLV model: `main()` orchestrates seed, data, model, loop, evaluation, artifact."""
+"""Fine-tune the CLV model: `main()` orchestrates seed, data, model, loop, evaluation, artifact.
+
+The loop itself (batches, optimiser, epochs, early stopping) is :mod:`training.loop`; resumable
+state is :mod:`training.checkpoint`; versions and the `current` pointer are
+:mod:`training.lifecycle`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer
 
-from python_udfs.artifact import ArtifactConfig, save_artifact, set_current
-from python_udfs.encoding import encode_texts, predict_from_embeddings
+from python_udfs.artifact import ArtifactConfig, save_artifact
 from python_udfs.features import BGNBD_INPUTS, BgNbdInputs, FeatureScaler
-from python_udfs.hardware import autocast, default_device, resolve_precision
+from python_udfs.hardware import default_device, resolve_precision
 from python_udfs.model import ClvModel, pooling_for
 from training import baselines
+from training.checkpoint import RunCheckpoint, close_checkpoints, open_checkpoints
+from training.checkpoint import training_identity as checkpoint_identity
 from training.config import TrainConfig
 from training.data import (
     Examples,
-    NoTrainingDataError,
+    NoTrainingDataError,  # noqa: F401  (re-exported)
     customer_fraction,
     fingerprint,
+    horizons,
     load_examples,
     read_table,
     split_examples,
@@ -41,10 +46,29 @@ from training.evaluate import (
     verdict,
     write_report,
 )
-from training.losses import multitask_loss_parts
+from training.lifecycle import point_current
+from training.loop import (  # noqa: F401  (re-exported: benchmarks/training_speed.py)
+    HEAD_THREADS,
+    Batch,
+    Trainer,
+    build_optimizer,
+    finalize_encoder,
+    load_encoder,
+    prepare_encoder,
+)
 
 logger = logging.getLogger(__name__)
-HEAD_THREADS = 1  # torch threads for the small MLP steps on precomputed embeddings
+NO_STEP_LIMIT = 10**12  # total optimiser steps when max_steps is unset (only bounds a min())
+DAYS_PER_WEEK = 7.0  # BG/NBD is fitted in weeks
+BGNBD_PENALIZER = 1e-4  # L2 penalty of the BG/NBD and Gamma-Gamma fits (keeps them finite)
+MIN_GAMMA_GAMMA_Q = 1.0  # Gamma-Gamma has a finite mean spend only for q > 1
+# The small selection grid: a wider + deeper candidate, and a more regularised, slower one.
+WIDE_HIDDEN_FACTOR = 2
+WIDE_EXTRA_BLOCKS = 1
+REGULARISED_DROPOUT_FACTOR = 2
+REGULARISED_LR_DIVISOR = 3
+VERSION_TIME_FORMAT = "%Y%m%dT%H%M%S"  # model versions: clv-<UTC time>-<data fingerprint>
+VERSION_FINGERPRINT_CHARS = 8
 
 
 def default_base_model() -> str:
@@ -60,18 +84,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_encoder(path: str, device: torch.device):
-    """Encoder and tokenizer from a local checkpoint directory (no hub, no remote code)."""
-    if not Path(path).is_dir():
-        raise FileNotFoundError(f"base model {path} is not a local checkpoint directory")
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    if tokenizer.pad_token is None:  # decoder LMs: pad with EOS, on the right
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "right"
-    encoder = AutoModel.from_pretrained(path, trust_remote_code=False)
-    return encoder.to(device), tokenizer
-
-
 def label_stats(revenue: np.ndarray, churned: np.ndarray) -> dict[str, float]:
     positive = revenue[revenue > 0]
     logs = np.log(positive) if positive.size else np.zeros(1)
@@ -81,320 +93,6 @@ def label_stats(revenue: np.ndarray, churned: np.ndarray) -> dict[str, float]:
         "log_std": float(logs.std()) if positive.size > 1 else 1.0,
         "churn_rate": float(churned.mean()),
     }
-
-
-def horizons(database: Path) -> tuple[int, int, str]:
-    """(horizon_days, churn_horizon_days, text template version) recorded in the warehouse."""
-    table = read_table(
-        database,
-        "select max(horizon_end_date - cutoff_date) as h, "
-        "max(churn_horizon_end_date - cutoff_date) as ch, "
-        "(select max(text_template_version) from training_examples) as v from cutoffs",
-    )
-    row = table.to_pylist()[0]
-    if row["h"] is None or row["ch"] is None:
-        raise NoTrainingDataError(
-            f"the cutoffs table of {database} has no training cutoff with a label window: "
-            "build the features first (dbt build --exclude tag:scoring) with training_cutoffs set"
-        )
-    return int(row["h"]), int(row["ch"]), str(row["v"])
-
-
-@dataclass
-class Batch:
-    index: np.ndarray
-    numeric: torch.Tensor
-    revenue: torch.Tensor
-    churned: torch.Tensor
-
-
-class Trainer:
-    """The loop for all modes. In head mode the encoder is frozen and embeddings are
-    precomputed once per unique text; otherwise each batch is tokenized and encoded."""
-
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        model: ClvModel,
-        tokenizer,
-        examples: Examples,
-        numeric: np.ndarray,
-        device: torch.device,
-        embeddings: torch.Tensor | None = None,
-    ) -> None:
-        self.cfg, self.model, self.tokenizer, self.examples = cfg, model, tokenizer, examples
-        self.numeric = torch.as_tensor(numeric)
-        self.revenue = torch.as_tensor(examples.revenue, dtype=torch.float32)
-        self.churned = torch.as_tensor(examples.churned, dtype=torch.float32)
-        self.device = device
-        self.on_gpu = device.type == "cuda"
-        self.precision = resolve_precision(cfg.precision, device)
-        self.batch_size = cfg.resolved_batch_size(self.on_gpu)
-        if not model.uses_text:  # numeric-only: the head ignores the (dummy) embedding
-            embeddings = torch.zeros(len(examples), 1)
-        self.embeddings: torch.Tensor | None = embeddings
-        self.encode_texts_per_s: float | None = None
-
-    @functools.cached_property
-    def lengths(self) -> np.ndarray:
-        """Token count of every row's text (text modes batch similar lengths together)."""
-        tokens = self.tokenizer(
-            self.examples.texts, truncation=True, max_length=self.cfg.max_length
-        )["input_ids"]
-        return np.array([len(ids) for ids in tokens])
-
-    def precompute_embeddings(self) -> torch.Tensor:
-        """Encode each unique text once (head mode)."""
-        started = time.perf_counter()
-        self.embeddings = encode_texts(
-            self.model,
-            self.tokenizer,
-            self.examples.texts,
-            self.cfg.max_length,
-            self.precision,
-            device=self.device,
-            progress=self.cfg.progress,
-        )
-        seconds = time.perf_counter() - started
-        unique = len(set(self.examples.texts))
-        self.encode_texts_per_s = unique / max(seconds, 1e-9)
-        logger.info(
-            "encoded %d unique texts (of %d rows) in %.1f s: %.1f texts/s",
-            unique,
-            len(self.examples),
-            seconds,
-            self.encode_texts_per_s,
-        )
-        return self.embeddings
-
-    def batches(self, index: np.ndarray, shuffle: bool, rng: np.random.Generator):
-        """Batches of row indices; text modes group similar lengths to cut padding."""
-        index = rng.permutation(index) if shuffle else np.asarray(index)
-        if self.embeddings is None:
-            chunk = self.batch_size * 50
-            index = np.concatenate(
-                [
-                    part[np.argsort(self.lengths[part], kind="stable")]
-                    for part in np.array_split(index, max(1, math.ceil(len(index) / chunk)))
-                ]
-            )
-        groups = [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
-        if shuffle:
-            groups = [groups[i] for i in rng.permutation(len(groups))]
-        for group in groups:
-            yield Batch(
-                group,
-                *(
-                    t[torch.as_tensor(group)].to(self.device, non_blocking=True)
-                    for t in (self.numeric, self.revenue, self.churned)
-                ),
-            )
-
-    def outputs(self, batch: Batch):
-        if self.embeddings is not None:
-            emb = self.embeddings[torch.as_tensor(batch.index)].to(self.device)
-            return self.model.head_forward(emb, batch.numeric)
-        tokens = self.tokenizer(
-            [self.examples.texts[i] for i in batch.index],
-            padding=True,
-            truncation=True,
-            max_length=self.cfg.max_length,
-            return_tensors="pt",
-        )
-        if self.on_gpu:
-            tokens = {k: v.pin_memory() for k, v in tokens.items()}
-        tokens = {k: v.to(self.device, non_blocking=True) for k, v in tokens.items()}
-        with autocast(self.precision, self.device):
-            return self.model(tokens["input_ids"], tokens["attention_mask"], batch.numeric)
-
-    def loss(self, batch: Batch):
-        ziln, churn = self.outputs(batch)
-        return multitask_loss_parts(
-            ziln.float(), churn.float(), batch.revenue, batch.churned, self.cfg.churn_weight
-        )
-
-    @torch.no_grad()
-    def mean_loss(self, index: np.ndarray) -> float:
-        self.model.eval()
-        total = 0.0
-        for batch in self.batches(index, shuffle=False, rng=np.random.default_rng(0)):
-            total += self.loss(batch).total.item() * len(batch.index)
-        return total / len(index)
-
-    def fit(
-        self,
-        train: np.ndarray,
-        early: np.ndarray | None,
-        optimizer,
-        scheduler,
-        epochs: int | None = None,
-    ) -> dict:
-        """Train; with `early` rows keep the best epoch (early stopping), without them train
-        exactly `epochs` epochs (the refit). On precomputed embeddings the steps are a small MLP,
-        which runs single-threaded: 21 ms vs 1,008 ms per step with 2 threads on the busy 2-core
-        machine (benchmarks/RESULTS.md)."""
-        if self.embeddings is None or self.on_gpu:
-            return self._fit(train, early, optimizer, scheduler, epochs)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(HEAD_THREADS)
-        try:
-            return self._fit(train, early, optimizer, scheduler, epochs)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _fit(
-        self,
-        train: np.ndarray,
-        early: np.ndarray | None,
-        optimizer,
-        scheduler,
-        epochs: int | None,
-    ) -> dict:
-        rng = np.random.default_rng(self.cfg.seed)
-        best_loss, best_state, best_epoch, stale, step = math.inf, None, 0, 0, 0
-        step_seconds = []
-        epochs = epochs or self.cfg.epochs
-        for epoch in range(1, epochs + 1):
-            self.model.train()
-            if self.embeddings is not None:
-                self.model.encoder.eval()
-            started, running, seen = time.perf_counter(), 0.0, 0
-            bar = tqdm(
-                list(self.batches(train, True, rng)),
-                desc=f"epoch {epoch}",
-                unit="batch",
-                disable=not self.cfg.progress,
-                leave=False,
-            )
-            for batch in bar:
-                t0 = time.perf_counter()
-                parts = self.loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                parts.total.backward()
-                torch.nn.utils.clip_grad_norm_(
-                    [p for p in self.model.parameters() if p.requires_grad], self.cfg.grad_clip
-                )
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                step_seconds.append(time.perf_counter() - t0)
-                running += parts.total.item() * len(batch.index)
-                seen += len(batch.index)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
-                if self.cfg.max_steps and step >= self.cfg.max_steps:
-                    break
-            if early is None:
-                logger.info(
-                    "refit epoch %d/%d: train loss %.4f | %.1f s",
-                    epoch,
-                    epochs,
-                    running / max(seen, 1),
-                    time.perf_counter() - started,
-                )
-                best_epoch = epoch
-                if self.cfg.max_steps and step >= self.cfg.max_steps:
-                    break
-                continue
-            early_loss = self.mean_loss(early)
-            improved = early_loss < best_loss - 1e-4
-            logger.info(
-                "epoch %d: train loss %.4f | early-stopping loss %.4f%s | %.1f s",
-                epoch,
-                running / max(seen, 1),
-                early_loss,
-                " (best)" if improved else "",
-                time.perf_counter() - started,
-            )
-            if improved:
-                best_loss, best_epoch, stale = early_loss, epoch, 0
-                best_state = {
-                    k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
-                }
-            else:
-                stale += 1
-            if stale >= self.cfg.patience or (self.cfg.max_steps and step >= self.cfg.max_steps):
-                break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        return {
-            "best_epoch": best_epoch,
-            "early_stopping_loss": best_loss if early is not None else None,
-            "steps": step,
-            "seconds_per_step": float(np.median(step_seconds)) if step_seconds else None,
-            "examples_per_s": (
-                round(self.batch_size / float(np.median(step_seconds)), 1) if step_seconds else None
-            ),
-        }
-
-    def calibrate(self, index: np.ndarray) -> float:
-        """Scale that makes total predicted revenue match the actual total on `index` (rows
-        the model was fitted or early-stopped on, never the test rows)."""
-        predicted = self.predict(index)["predicted_clv"].sum()
-        actual = self.examples.revenue[index].sum()
-        return float(actual / predicted) if predicted > 0 and actual > 0 else 1.0
-
-    @torch.no_grad()
-    def predict(self, index: np.ndarray, clv_scale: float = 1.0) -> dict[str, np.ndarray]:
-        self.model.eval()
-        if self.embeddings is not None:
-            emb = self.embeddings[torch.as_tensor(index)]
-        else:
-            texts = [self.examples.texts[i] for i in index]
-            emb = encode_texts(
-                self.model,
-                self.tokenizer,
-                texts,
-                self.cfg.max_length,
-                self.precision,
-                device=self.device,
-                progress=self.cfg.progress,
-            )
-        return predict_from_embeddings(
-            self.model, emb, self.numeric[index].numpy(), self.device, clv_scale
-        )
-
-
-def build_optimizer(
-    cfg: TrainConfig, model: ClvModel, total_steps: int, lr: float, mode: str
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW with linear warm-up and linear decay; the encoder gets its own learning rate."""
-    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
-    encoder_ids = {id(p) for p in encoder_params}
-    head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
-    groups = [{"params": head_params, "lr": lr}]
-    if encoder_params:
-        groups.append({"params": encoder_params, "lr": lr if mode == "lora" else cfg.encoder_lr})
-    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    warmup = max(1, int(cfg.warmup_fraction * total_steps))
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.05, 1 - (step - warmup) / max(1, total_steps - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
-
-def prepare_encoder(cfg: TrainConfig, model: ClvModel, mode: str) -> None:
-    """Freeze the encoder (head mode, numeric-only models) or wrap it in LoRA adapters."""
-    if mode == "head" or not model.uses_text:
-        model.encoder.requires_grad_(False)
-    elif mode == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        lora = LoraConfig(
-            r=cfg.lora_rank,
-            lora_alpha=2 * cfg.lora_rank,
-            lora_dropout=0.05,
-            target_modules="all-linear",
-        )
-        model.encoder = get_peft_model(model.encoder, lora)
-
-
-def finalize_encoder(model: ClvModel, mode: str) -> None:
-    """Merge LoRA adapters so the artifact is a plain model."""
-    if mode == "lora" and model.uses_text:
-        model.encoder = model.encoder.merge_and_unload()
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,22 +119,32 @@ def make_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
     rolling: select out of time on the latest cutoff when an earlier cutoff's labels end by
     it, else on held-out customers; refit on every row."""
     if cfg.validation in ("customers", "out-of-time"):
-        split = split_examples(
-            examples,
-            cfg.validation,
-            cfg.seed,
-            cfg.test_fraction,
-            cfg.early_stopping_fraction,
-            label_days=label_days,
-        )
-        return Plan(
-            split.train,
-            split.early_stopping,
-            np.sort(np.concatenate([split.train, split.early_stopping])),
-            split.test,
-            True,
-            f"{cfg.early_stopping_fraction:.0%} of the training customers",
-        )
+        return held_out_plan(cfg, examples, label_days)
+    return rolling_plan(cfg, examples, label_days)
+
+
+def held_out_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
+    """Test rows held out for the report; selection on a share of the training customers."""
+    split = split_examples(
+        examples,
+        cfg.validation,
+        cfg.seed,
+        cfg.test_fraction,
+        cfg.early_stopping_fraction,
+        label_days=label_days,
+    )
+    return Plan(
+        split.train,
+        split.early_stopping,
+        np.sort(np.concatenate([split.train, split.early_stopping])),
+        split.test,
+        True,
+        f"{cfg.early_stopping_fraction:.0%} of the training customers",
+    )
+
+
+def rolling_plan(cfg: TrainConfig, examples: Examples, label_days: int) -> Plan:
+    """Every row refits; selection out of time when it can be, else on held-out customers."""
     latest = examples.cutoff_date.max()
     everything = np.arange(len(examples))
     earlier = examples.cutoff_date + np.timedelta64(label_days, "D") <= latest
@@ -497,11 +205,21 @@ def candidates(cfg: TrainConfig, mode: str) -> list[Candidate]:
     grid = cfg.grid if cfg.grid != "auto" else ("small" if mode == "head" else "none")
     if grid == "none":
         return [base]
-    return [
-        base,
-        Candidate("wide", 2 * cfg.hidden, cfg.numeric_blocks + 1, cfg.dropout, cfg.lr),
-        Candidate("regularised", cfg.hidden, cfg.numeric_blocks, 2 * cfg.dropout, cfg.lr / 3),
-    ]
+    wide = Candidate(
+        "wide",
+        WIDE_HIDDEN_FACTOR * cfg.hidden,
+        cfg.numeric_blocks + WIDE_EXTRA_BLOCKS,
+        cfg.dropout,
+        cfg.lr,
+    )
+    regularised = Candidate(
+        "regularised",
+        cfg.hidden,
+        cfg.numeric_blocks,
+        REGULARISED_DROPOUT_FACTOR * cfg.dropout,
+        cfg.lr / REGULARISED_LR_DIVISOR,
+    )
+    return [base, wide, regularised]
 
 
 @dataclass
@@ -538,6 +256,7 @@ class VariantTrainer:
         self.embeddings: torch.Tensor | None = None
         self.encode_texts_per_s: float | None = None
         self.tokenizer = None
+        self.checkpoints: Path | None = None  # the checkpoint folder, when checkpoints are on
         self._frozen = None  # (encoder, tokenizer) shared by models that never train it
 
     def encoder_for(self, variant: str):
@@ -571,17 +290,11 @@ class VariantTrainer:
             self.encode_texts_per_s = probe.encode_texts_per_s
         return self.embeddings
 
-    def train(
-        self,
-        variant: str,
-        candidate: Candidate,
-        rows: np.ndarray,
-        early: np.ndarray | None,
-        epochs: int | None = None,
-    ) -> Fitted:
-        """One model: early-stopped on `early`, or exactly `epochs` epochs without it."""
-        seed_everything(self.cfg.seed)
-        scaler = self.fit_scaler(rows)
+    def build_model(
+        self, variant: str, candidate: Candidate, scaler: FeatureScaler, rows: np.ndarray
+    ) -> ClvModel:
+        """A fresh model of `variant` with the candidate's settings, its output bias at the
+        base rates of `rows`, its encoder frozen or wrapped as the mode asks."""
         encoder, tokenizer = self.encoder_for(variant)
         self.tokenizer = tokenizer
         model = ClvModel(
@@ -597,22 +310,45 @@ class VariantTrainer:
             **label_stats(self.examples.revenue[rows], self.examples.churned[rows])
         )
         prepare_encoder(self.cfg, model, self.mode)
+        return model
+
+    def total_steps(self, rows: np.ndarray, batch_size: int, epochs: int) -> int:
+        """Optimiser steps of a run (the length of the learning-rate schedule)."""
+        per_epoch = math.ceil(len(rows) / batch_size)
+        return min(self.cfg.max_steps or NO_STEP_LIMIT, per_epoch * epochs)
+
+    def run_checkpoint(self, variant: str, candidate: Candidate, phase: str):
+        """Where this run saves its resumable state (None: checkpoints are off)."""
+        if self.checkpoints is None:
+            return None
+        name = f"{variant}-{phase}-{candidate.name}"
+        return RunCheckpoint(self.checkpoints, name, self.cfg.checkpoint_every_steps)
+
+    def train(
+        self,
+        variant: str,
+        candidate: Candidate,
+        rows: np.ndarray,
+        early: np.ndarray | None,
+        epochs: int | None = None,
+    ) -> Fitted:
+        """One model: early-stopped on `early`, or exactly `epochs` epochs without it."""
+        seed_everything(self.cfg.seed)
+        scaler = self.fit_scaler(rows)
+        model = self.build_model(variant, candidate, scaler, rows)
+        numeric = scaler.transform(self.examples.numeric)
+        embeddings = self.text_embeddings(model, self.tokenizer)
         trainer = Trainer(
-            self.cfg,
-            model,
-            tokenizer,
-            self.examples,
-            scaler.transform(self.examples.numeric),
-            self.device,
-            self.text_embeddings(model, tokenizer),
+            self.cfg, model, self.tokenizer, self.examples, numeric, self.device, embeddings
         )
         n_epochs = epochs or self.cfg.epochs
-        total = min(
-            self.cfg.max_steps or 10**12, math.ceil(len(rows) / trainer.batch_size) * n_epochs
-        )
+        total = self.total_steps(rows, trainer.batch_size, n_epochs)
         optimizer, scheduler = build_optimizer(self.cfg, model, total, candidate.lr, self.mode)
+        checkpoint = self.run_checkpoint(
+            variant, candidate, "select" if early is not None else "refit"
+        )
         started = time.perf_counter()
-        fit = trainer.fit(rows, early, optimizer, scheduler, epochs=n_epochs)
+        fit = trainer.fit(rows, early, optimizer, scheduler, n_epochs, checkpoint)
         fit["train_seconds"] = round(time.perf_counter() - started, 1)
         fit["rows"] = len(rows)
         clv_scale = trainer.calibrate(rows if early is None else np.concatenate([rows, early]))
@@ -659,15 +395,15 @@ def fit_bgnbd_inputs(
         logger.warning("BG/NBD inputs skipped: the features lack %s", BGNBD_INPUTS)
         return None
     x = rows.column("repeat_purchase_days")
-    big_t = rows.column("tenure_days") / 7.0
-    t_x = np.minimum(rows.column("purchase_span_days") / 7.0, big_t)
+    big_t = rows.column("tenure_days") / DAYS_PER_WEEK
+    t_x = np.minimum(rows.column("purchase_span_days") / DAYS_PER_WEEK, big_t)
     ok = np.isfinite(x) & np.isfinite(t_x) & np.isfinite(big_t)
     try:
-        bgnbd = baselines.fit_bgnbd(x[ok], t_x[ok], big_t[ok], penalizer=1e-4)
+        bgnbd = baselines.fit_bgnbd(x[ok], t_x[ok], big_t[ok], penalizer=BGNBD_PENALIZER)
         value = rows.column("repeat_purchase_value_mean")
         repeat = ok & (x > 0) & np.isfinite(value) & (value > 0)
-        gamma_gamma = baselines.fit_gamma_gamma(x[repeat], value[repeat], penalizer=1e-4)
-        if gamma_gamma.q <= 1.0:
+        gamma_gamma = baselines.fit_gamma_gamma(x[repeat], value[repeat], penalizer=BGNBD_PENALIZER)
+        if gamma_gamma.q <= MIN_GAMMA_GAMMA_Q:
             gamma_gamma = None
     except (ValueError, FloatingPointError) as error:
         logger.warning("BG/NBD inputs skipped: the fit failed (%s)", error)
@@ -675,8 +411,8 @@ def fit_bgnbd_inputs(
     return BgNbdInputs(
         tuple(bgnbd),
         tuple(gamma_gamma) if gamma_gamma else None,
-        horizon_days / 7.0,
-        churn_horizon_days / 7.0,
+        horizon_days / DAYS_PER_WEEK,
+        churn_horizon_days / DAYS_PER_WEEK,
     )
 
 
@@ -706,12 +442,50 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
     return default_device(cfg.device)
 
 
-def main(cfg: TrainConfig) -> Path:
-    """Select, refit, evaluate against the baselines and ablations, write the artifact."""
-    seed_everything(cfg.seed)
+# --------------------------------------------------------------------------------------------
+# main(): the steps of one training
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """What one training works on: device and mode, the examples and their protocol."""
+
+    device: torch.device
+    mode: str
+    base_model: str
+    examples: Examples
+    horizon_days: int
+    churn_horizon_days: int
+    template: str
+    plan: Plan
+
+
+@dataclass
+class Trained:
+    """The trained variants: selection records, report-row predictions, validation losses."""
+
+    selection: dict = field(default_factory=dict)
+    predictions: dict = field(default_factory=dict)
+    validated: dict = field(default_factory=dict)
+    finals: dict = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """Metrics of every variant and baseline on the report rows, and their comparisons."""
+
+    report_rows: Examples
+    metrics: dict
+    baseline_preds: dict
+    baseline_info: dict
+    comparisons: list
+
+
+def load_setup(cfg: TrainConfig) -> Setup:
+    """Device, mode, examples (one cutoff for the customers protocol), horizons and the plan."""
     device = resolve_device(cfg)
     mode = cfg.resolved_mode(device.type == "cuda")
-    base_model = cfg.base_model or default_base_model()
     cutoffs = None
     if cfg.validation == "customers":
         latest = read_table(cfg.database, "select max(cutoff_date) as c from training_examples")
@@ -721,47 +495,76 @@ def main(cfg: TrainConfig) -> Path:
     plan = make_plan(cfg, examples, max(horizon_days, churn_horizon_days))
     plan.select_train = sample_rows(plan.select_train, cfg.max_examples, cfg.seed)
     plan.refit = sample_rows(plan.refit, cfg.max_examples, cfg.seed)
+    base_model = cfg.base_model or default_base_model()
+    return Setup(
+        device, mode, base_model, examples, horizon_days, churn_horizon_days, template, plan
+    )
+
+
+def log_setup(cfg: TrainConfig, setup: Setup) -> None:
+    plan = setup.plan
     logger.info(
         "Running training: mode=%s, base=%s, device=%s, validation=%s: %d selection-train / "
         "%d selection-validation / %d refit / %d report rows, %d declared numeric features",
-        mode,
-        base_model,
-        device,
+        setup.mode,
+        setup.base_model,
+        setup.device,
         cfg.validation,
         len(plan.select_train),
         len(plan.select_val),
         len(plan.refit),
         len(plan.report),
-        len(examples.feature_names),
+        len(setup.examples.feature_names),
     )
-    runner = VariantTrainer(
-        cfg, examples, base_model, device, mode, horizon_days, churn_horizon_days
-    )
-    report_rows = examples.subset(plan.report)
-    predictions, selection, validated, finals = {}, {}, {}, {}
-    for variant in cfg.variant_list:
-        best, results = runner.select(variant, plan)
-        final = best
-        if cfg.refit:
-            final = runner.train(
-                variant, best.candidate, plan.refit, None, epochs=max(1, best.fit["best_epoch"])
-            )
-        selection[VARIANT_NAMES[variant]] = {
-            "selected": best.candidate.name,
-            "epochs": best.fit["best_epoch"],
-            "candidates": results,
-            "refit_rows": len(plan.refit) if cfg.refit else None,
-        }
-        # Held-out test rows are scored by the refitted model; without test rows the report
-        # shows the selected model on the validation rows it was chosen on.
-        scorer = final if plan.report_is_test else best
-        predictions[VARIANT_NAMES[variant]] = scorer.trainer.predict(plan.report, scorer.clv_scale)
-        validated[variant] = best.fit["early_stopping_loss"]
-        finals[variant] = final
-    shipped_variant, gate = choose_shipped(cfg, validated)
-    shipped = finals[shipped_variant]
-    logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)
 
+
+def open_run_checkpoints(cfg: TrainConfig, setup: Setup) -> Path | None:
+    """The checkpoint folder (checked against this training when resuming), or None."""
+    if not cfg.checkpoints_on(setup.mode):
+        return None
+    identity = checkpoint_identity(
+        cfg.to_dict(),
+        resolved_mode=setup.mode,
+        base_model_path=setup.base_model,
+        data_fingerprint=fingerprint(setup.examples),
+        feature_names=setup.examples.feature_names,
+        horizon_days=setup.horizon_days,
+        churn_horizon_days=setup.churn_horizon_days,
+        text_template_version=setup.template,
+    )
+    return open_checkpoints(cfg.output_dir, identity, cfg.resume)
+
+
+def train_variant(
+    cfg: TrainConfig, setup: Setup, runner: VariantTrainer, variant: str, trained: Trained
+) -> None:
+    """Select the variant's settings, refit them, and score the report rows."""
+    plan = setup.plan
+    best, results = runner.select(variant, plan)
+    final = best
+    if cfg.refit:
+        epochs = max(1, best.fit["best_epoch"])
+        final = runner.train(variant, best.candidate, plan.refit, None, epochs=epochs)
+    name = VARIANT_NAMES[variant]
+    trained.selection[name] = {
+        "selected": best.candidate.name,
+        "epochs": best.fit["best_epoch"],
+        "candidates": results,
+        "refit_rows": len(plan.refit) if cfg.refit else None,
+    }
+    # Held-out test rows are scored by the refitted model; without test rows the report
+    # shows the selected model on the validation rows it was chosen on.
+    scorer = final if plan.report_is_test else best
+    trained.predictions[name] = scorer.trainer.predict(plan.report, scorer.clv_scale)
+    trained.validated[variant] = best.fit["early_stopping_loss"]
+    trained.finals[variant] = final
+
+
+def evaluate_all(cfg: TrainConfig, setup: Setup, predictions: dict) -> Evaluation:
+    """Metrics of the variants and (optionally) the baselines on the report rows, with
+    paired bootstrap intervals of their differences."""
+    plan, examples = setup.plan, setup.examples
+    report_rows = examples.subset(plan.report)
     metrics = {
         name: evaluate(
             report_rows.revenue,
@@ -775,36 +578,59 @@ def main(cfg: TrainConfig) -> Path:
     if cfg.baselines:
         fit_rows = plan.refit if plan.report_is_test else plan.select_train
         baseline_preds, baseline_info = baseline_predictions(
-            examples.subset(fit_rows), report_rows, horizon_days, churn_horizon_days, cfg.seed
+            examples.subset(fit_rows),
+            report_rows,
+            setup.horizon_days,
+            setup.churn_horizon_days,
+            cfg.seed,
         )
         for name, (clv, churn) in baseline_preds.items():
             metrics[name] = evaluate(report_rows.revenue, report_rows.churned, clv, churn)
     comparisons = ablation_intervals(
         report_rows, predictions, baseline_preds, cfg.bootstrap_samples, cfg.seed
     )
+    return Evaluation(report_rows, metrics, baseline_preds, baseline_info, comparisons)
 
-    model = shipped.model
-    finalize_encoder(model, mode)
-    data_fingerprint = fingerprint(examples)
-    version = f"clv-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{data_fingerprint[:8]}"
-    context = {
+
+def new_version(data_fingerprint: str, now: dt.datetime) -> str:
+    """clv-<UTC time>-<first characters of the data fingerprint>."""
+    return f"clv-{now:{VERSION_TIME_FORMAT}}-{data_fingerprint[:VERSION_FINGERPRINT_CHARS]}"
+
+
+def training_context(
+    cfg: TrainConfig,
+    setup: Setup,
+    runner: VariantTrainer,
+    shipped: Fitted,
+    shipped_variant: str,
+    gate: str,
+    version: str,
+    created_at: dt.datetime,
+) -> dict:
+    """How the shipped model was trained and selected (artifact `training`, report context)."""
+    plan = setup.plan
+    report_rows = (
+        "held-out test rows"
+        if plan.report_is_test
+        else "the selection-validation rows (no separate test rows in this protocol)"
+    )
+    return {
         "model_version": version,
-        "mode": mode,
-        "base_model": base_model,
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "mode": setup.mode,
+        "base_model": setup.base_model,
         "validation": cfg.validation,
         "selection_rows": plan.selection,
-        "report_rows": "held-out test rows"
-        if plan.report_is_test
-        else ("the selection-validation rows (no separate test rows in this protocol)"),
-        "cutoffs": sorted({str(c) for c in examples.cutoff_date}),
+        "report_rows": report_rows,
+        "cutoffs": sorted({str(c) for c in setup.examples.cutoff_date}),
         "selection_train_rows": len(plan.select_train),
         "selection_validation_rows": len(plan.select_val),
         "train_rows": len(plan.refit) if cfg.refit else len(plan.select_train),
         "test_rows": len(plan.report),
-        "horizon_days": horizon_days,
-        "churn_horizon_days": churn_horizon_days,
-        "device": str(device),
-        "precision": resolve_precision(cfg.precision, device),
+        "horizon_days": setup.horizon_days,
+        "churn_horizon_days": setup.churn_horizon_days,
+        "device": str(setup.device),
+        "precision": resolve_precision(cfg.precision, setup.device),
         "clv_scale": round(shipped.clv_scale, 4),
         "encode_texts_per_s": runner.encode_texts_per_s,
         "selected": shipped.candidate.name,
@@ -812,47 +638,124 @@ def main(cfg: TrainConfig) -> Path:
         "text_gate": gate,
         **shipped.fit,
     }
-    artifact = ArtifactConfig(
-        model_version=version,
-        base_model=base_model,
-        mode=mode,
-        pooling=model.pooling,
+
+
+def artifact_config(
+    cfg: TrainConfig,
+    setup: Setup,
+    shipped: Fitted,
+    shipped_variant: str,
+    selection: dict,
+    evaluation: Evaluation,
+    context: dict,
+    data_fingerprint: str,
+) -> ArtifactConfig:
+    """config.json of the shipped model."""
+    return ArtifactConfig(
+        model_version=context["model_version"],
+        base_model=setup.base_model,
+        mode=setup.mode,
+        pooling=shipped.model.pooling,
         max_length=cfg.max_length,
         hidden=shipped.candidate.hidden,
         dropout=shipped.candidate.dropout,
         scaler=shipped.scaler.to_dict(),
-        text_template_version=template,
-        horizon_days=horizon_days,
-        churn_horizon_days=churn_horizon_days,
+        text_template_version=setup.template,
+        horizon_days=setup.horizon_days,
+        churn_horizon_days=setup.churn_horizon_days,
         data_fingerprint=data_fingerprint,
         clv_scale=shipped.clv_scale,
         numeric_blocks=shipped.candidate.numeric_blocks,
         inputs=shipped_variant,
-        selection={**selection, "gbm": baseline_info.get("gbm"), "text_gate": gate},
-        metrics=metrics,
-        training={**cfg.to_dict(), **context},
-        precision=resolve_precision(cfg.precision, device),
+        selection={
+            **selection,
+            "gbm": evaluation.baseline_info.get("gbm"),
+            "text_gate": context["text_gate"],
+        },
+        metrics=evaluation.metrics,
+        # the options as given (context overwrites some keys with resolved values): retrain
+        training={**cfg.to_dict(), **context, "options": cfg.to_dict()},
+        precision=resolve_precision(cfg.precision, setup.device),
     )
-    directory = save_artifact(cfg.output_dir / version, model.cpu(), runner.tokenizer, artifact)
-    set_current(cfg.output_dir, version)
+
+
+def write_reports(
+    cfg: TrainConfig, directory: Path, context: dict, trained: Trained, evaluation: Evaluation
+) -> Path:
+    """report.json / report.md / predictions.csv (and the exported copy); the report folder."""
     report_dir = cfg.report_dir or directory
     write_report(
         report_dir,
-        metrics,
+        evaluation.metrics,
         context,
-        report_rows,
-        predictions,
-        baseline_preds,
-        comparisons,
-        {**selection, "gbm": baseline_info.get("gbm")},
+        evaluation.report_rows,
+        trained.predictions,
+        evaluation.baseline_preds,
+        evaluation.comparisons,
+        {**trained.selection, "gbm": evaluation.baseline_info.get("gbm")},
     )
     if cfg.export_predictions:
         cfg.export_predictions.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(report_dir / "predictions.csv", cfg.export_predictions)
+    return report_dir
+
+
+def write_artifact(
+    cfg: TrainConfig,
+    setup: Setup,
+    runner: VariantTrainer,
+    trained: Trained,
+    shipped_variant: str,
+    gate: str,
+    evaluation: Evaluation,
+) -> tuple[Path, dict]:
+    """Save the shipped model as a new version folder; the folder and the training context."""
+    shipped = trained.finals[shipped_variant]
+    finalize_encoder(shipped.model, setup.mode)
+    data_fingerprint = fingerprint(setup.examples)
+    created_at = dt.datetime.now(dt.UTC)
+    version = new_version(data_fingerprint, created_at)
+    context = training_context(
+        cfg, setup, runner, shipped, shipped_variant, gate, version, created_at
+    )
+    artifact = artifact_config(
+        cfg, setup, shipped, shipped_variant, trained.selection, evaluation, context,
+        data_fingerprint,
+    )  # fmt: skip
+    directory = save_artifact(
+        cfg.output_dir / version, shipped.model.cpu(), runner.tokenizer, artifact
+    )
+    return directory, context
+
+
+def main(cfg: TrainConfig) -> Path:
+    """Select, refit, evaluate against the baselines and ablations, write the artifact and
+    point `current` at it."""
+    seed_everything(cfg.seed)
+    setup = load_setup(cfg)
+    log_setup(cfg, setup)
+    runner = VariantTrainer(
+        cfg, setup.examples, setup.base_model, setup.device, setup.mode, setup.horizon_days,
+        setup.churn_horizon_days,
+    )  # fmt: skip
+    runner.checkpoints = open_run_checkpoints(cfg, setup)
+    trained = Trained()
+    for variant in cfg.variant_list:
+        train_variant(cfg, setup, runner, variant, trained)
+    shipped_variant, gate = choose_shipped(cfg, trained.validated)
+    logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)
+    evaluation = evaluate_all(cfg, setup, trained.predictions)
+    directory, context = write_artifact(
+        cfg, setup, runner, trained, shipped_variant, gate, evaluation
+    )
+    point_current(cfg.output_dir, directory.name, action="train")
+    report_dir = write_reports(cfg, directory, context, trained, evaluation)
+    if runner.checkpoints is not None:
+        close_checkpoints(cfg.output_dir)
     logger.info(
         "artifact %s (current); report in %s\n%s",
         directory,
         report_dir,
-        verdict(metrics, comparisons) if baseline_preds else "",
+        verdict(evaluation.metrics, evaluation.comparisons) if evaluation.baseline_preds else "",
     )
     return directory
