@@ -21,6 +21,7 @@ section { margin: 2.5rem 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.6rem 1rem; min-width: 10rem; }
 .card b { display: block; font-size: 1.3rem; }
 img.chart { max-width: 100%; border: 1px solid #eee; }
+td { vertical-align: top; }
 table { border-collapse: collapse; margin-top: 0.8rem; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: 0.25rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -279,7 +280,9 @@ def render(data: ReportData) -> str:
                 charts.score_distributions(data.histograms),
                 "score distributions",
             ),
-            table("drift", data.drift, DRIFT_COLUMNS),
+            table("drift", data.drift, DRIFT_COLUMNS)
+            if data.drift
+            else '<p class="note">One run so far: drift needs two.</p>',
         ),
     ]
     if data.interventions:

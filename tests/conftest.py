@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,3 +158,27 @@ def tiny_artifacts(
         )
     )
     return out
+
+
+# The dbt vars of small_warehouse (and so of the models trained on it).
+SMALL_SHOP_VARS = {
+    "training_cutoffs": {"step_days": 182, "count": 2},
+    "horizon_days": 180,
+    "churn_horizon_days": 90,
+}
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(
+    small_warehouse: DbtRun, tiny_artifacts: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of small_warehouse scored by tiny_artifacts (`dbt build --selector scoring`: the
+    scoring models and marts); its target/ folder is next to it. Read it, do not change it."""
+    work = tmp_path_factory.mktemp("scored_warehouse")
+    shutil.copy(small_warehouse.db_path, work / "warehouse.duckdb")
+    run = run_dbt(
+        work, small_warehouse.db_path.parent / "raw", "parquet", SMALL_SHOP_VARS,
+        ("build", "--selector", "scoring"), model_path=tiny_artifacts,
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-5000:]
+    return run.db_path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,13 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_DIR, run_dbt
+from tests.conftest import PROJECT_DIR
 
-SHOP_VARS = {
-    "training_cutoffs": {"step_days": 182, "count": 2},
-    "horizon_days": 180,
-    "churn_horizon_days": 90,
-}
 # What `mf` needs of the project; its own copy of target/ (mf reads
 # <project>/target/semantic_manifest.json, whatever --target-path dbt was given).
 PROJECT_ENTRIES = (
@@ -71,19 +65,6 @@ QUERIES = {
     "churn_rate_by_cohort": ("predicted_churn_rate", "customer__cohort_month__month"),
     "retention_by_cohort_and_month": ("observed_retention_rate", f"{COHORT},{OFFSET}"),
 }
-
-
-@pytest.fixture(scope="module")
-def scored_warehouse(small_warehouse, tiny_artifacts, tmp_path_factory) -> Path:
-    """The small synthetic warehouse, scored by the tiny model (scoring models and marts)."""
-    work = tmp_path_factory.mktemp("metrics_warehouse")
-    shutil.copy(small_warehouse.db_path, work / "warehouse.duckdb")
-    run = run_dbt(
-        work, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
-        ("build", "--selector", "scoring"), model_path=tiny_artifacts,
-    )  # fmt: skip
-    assert run.returncode == 0, run.output[-5000:]
-    return run.db_path
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,7 @@ import duckdb
 import pytest
 
 from report.__main__ import main as report_main
-from tests.conftest import run_dbt
 
-SHOP_VARS = {
-    "training_cutoffs": {"step_days": 182, "count": 2},
-    "horizon_days": 180,
-    "churn_horizon_days": 90,
-}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -48,19 +42,6 @@ def chromium() -> str:
             "(`make test` installs it: apt-get install chromium)"
         )
     return path
-
-
-@pytest.fixture(scope="module")
-def scored_warehouse(small_warehouse, tiny_artifacts, tmp_path_factory) -> Path:
-    """The small synthetic warehouse, scored by the tiny model (scoring models and marts)."""
-    work = tmp_path_factory.mktemp("report_warehouse")
-    shutil.copy(small_warehouse.db_path, work / "warehouse.duckdb")
-    run = run_dbt(
-        work, small_warehouse.db_path.parent / "raw", "parquet", SHOP_VARS,
-        ("build", "--selector", "scoring"), model_path=tiny_artifacts,
-    )  # fmt: skip
-    assert run.returncode == 0, run.output[-5000:]
-    return run.db_path
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +91,10 @@ def test_the_report_renders_in_chromium_with_numbers_from_the_marts(report_file,
             )
             customers = page.locator("#overview .card b").first.inner_text()
             at_risk = page.locator("#at-risk tbody tr").count()
+            reasons = page.locator('#at-risk td[data-column="reasons"]').all_inner_texts()
+            page_customers = page.locator(
+                '#at-risk td[data-column="customer_id"]'
+            ).all_inner_texts()
         finally:
             browser.close()
     assert errors == []
@@ -123,6 +108,16 @@ def test_the_report_renders_in_chromium_with_numbers_from_the_marts(report_file,
         scored_warehouse, "select count(*) from customer_segments where churn_risk_band = 'high'"
     )[0][0]
     assert at_risk == min(high_risk, 20)
+    # Each customer's churn reasons, as customer_score_reasons words them.
+    expected = dict(
+        mart(
+            scored_warehouse,
+            """select customer_id, string_agg(phrase, '; ' order by reason_rank)
+            from customer_score_reasons where reason_for = 'churn' and reason_rank <= 3
+            group by customer_id""",
+        )
+    )
+    assert reasons == [expected.get(customer, "") for customer in page_customers]
 
 
 def test_the_report_refuses_a_warehouse_without_scores(small_warehouse, tmp_path, caplog):
