@@ -38,6 +38,7 @@ import torch
 
 from python_udfs.encoding import predict_from_embeddings
 from python_udfs.features import FeatureScaler
+from python_udfs.model import ClvModel
 from python_udfs.schema import ATTRIBUTION_TYPE
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def occlude(encoded: np.ndarray, columns: np.ndarray, reference: np.ndarray) -> 
 class Head:
     """What a head pass needs: the model, its device and the CLV calibration."""
 
-    model: torch.nn.Module
+    model: ClvModel
     device: torch.device | str
     clv_scale: float
 

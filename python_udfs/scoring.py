@@ -116,10 +116,10 @@ class Scorer:
     def embed(self, texts: Sequence[str | None]) -> np.ndarray:
         """Embeddings [N, H] (float32) of `texts` (None counts as ""), encoding only distinct
         texts not in the cache; each row depends on its own text only."""
-        texts = [t if t is not None else "" for t in texts]
-        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        strings = [t if t is not None else "" for t in texts]
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in strings]
         with self._lock:
-            todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}
+            todo = {k: t for k, t in zip(keys, strings, strict=True) if k not in self._cache}
             if todo:
                 fresh = encode_texts(
                     self.model,

@@ -49,6 +49,8 @@ from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, res
 from python_udfs.schema import ATTRIBUTION_SQL_TYPE, TEXT_COLUMN, output_sql_type
 
 if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
     from python_udfs.scoring import Scorer
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class LazyScorer:
         self._config: ArtifactConfig | None = None
         self._scorer: Scorer | None = None
         self._lock = threading.Lock()
-        self._progress = None
+        self._progress: tqdm | None = None
 
     def artifact_dir(self) -> Path:
         if self._directory is None:
@@ -195,12 +197,11 @@ def _create_function(
     try:
         con.create_function(name, *args, **kwargs)
     except duckdb.CatalogException:
-        owner, owner_con = _OWNERS.get(key, (None, None))
-        same = owner is not None and (
-            owner.model_path.resolve(),
-            owner.device,
-        ) == (scorer.model_path.resolve(), scorer.device)
-        if not same:
+        entry = _OWNERS.get(key)
+        if entry is None or (
+            entry[0].model_path.resolve(),
+            entry[0].device,
+        ) != (scorer.model_path.resolve(), scorer.device):
             raise ArtifactError(
                 f"{name}() is already registered for this database ({key[0]}) by another "
                 f"connection of this process with another model; DuckDB shares Python functions "
@@ -208,7 +209,7 @@ def _create_function(
                 f"register the same model path on both"
             ) from None
         try:
-            owner_con.execute("select 1").fetchall()
+            entry[1].execute("select 1").fetchall()
         except duckdb.Error:
             raise ArtifactError(
                 f"{name}() was registered for {key[0]} by a connection that is closed now; "
@@ -305,10 +306,11 @@ def register(
     raises for a missing or malformed artifact: the functions raise when called, naming the
     file and the problem."""
     if scorer is None:
-        configured = None if model_path else settings.load()
-        scorer = LazyScorer(
-            model_path or configured.model_path, device or (configured and configured.device)
-        )
+        if model_path:
+            scorer = LazyScorer(model_path, device or None)
+        else:
+            configured = settings.load()
+            scorer = LazyScorer(configured.model_path, device or configured.device)
     _register_info(con, scorer)
     try:
         names = scorer.artifact_config().feature_names

@@ -109,7 +109,7 @@ def calibration_summary(
     ids = np.asarray(customer_id)
     days = np.asarray(day).astype("datetime64[D]")
     values = np.asarray(amount, dtype=np.float64)
-    end = np.datetime64(calibration_end, "D")
+    end = np.asarray(calibration_end).astype("datetime64[D]")[()]  # the scalar, as for `days`
     keep = days <= end
     ids, days, values = ids[keep], days[keep], values[keep]
     day_num = days.astype(np.int64)

@@ -210,7 +210,10 @@ class RunCheckpoint:
 
     def due(self, step: int) -> bool:
         """Whether to save after `step` (every `every_steps` steps; epoch ends always save)."""
-        return bool(self.every_steps) and step % self.every_steps == 0
+        every_steps = self.every_steps
+        if not every_steps:
+            return False
+        return step % every_steps == 0
 
     def _write(self, tensors: dict[str, dict[str, torch.Tensor]], state: dict) -> None:
         """Write the run's files into a fresh folder, then swap it in (a crash mid-write

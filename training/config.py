@@ -235,7 +235,7 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" unless the help already names its default or there is none."""
 
-    def _get_help_string(self, action: argparse.Action) -> str:
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         if "default" in text or action.default in (None, argparse.SUPPRESS):
             return text
@@ -246,7 +246,7 @@ def _value_type(annotation: object) -> type:
     """The argparse type of a field annotation: `int | None` -> int, `Path` -> Path, ..."""
     options = [a for a in typing.get_args(annotation) if a is not type(None)]
     kind = options[0] if options else annotation
-    return kind if kind in (int, float, str, Path, bool) else str
+    return kind if isinstance(kind, type) and kind in (int, float, str, Path, bool) else str
 
 
 def _field_default(f) -> object:

@@ -221,7 +221,8 @@ def verdict(metrics: dict[str, dict[str, float]], comparisons: list[dict] | None
     the text adds."""
     lines = []
     for other in (m for m in metrics if m in BASELINES):
-        won, lost = [], []
+        won: list[str] = []
+        lost: list[str] = []
         for name, direction in {**CLV_METRICS, **CHURN_METRICS}.items():
             a, b = metrics[MODEL].get(name, np.nan), metrics[other].get(name, np.nan)
             (won if direction * (a - b) > 0 else lost).append(name)

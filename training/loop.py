@@ -11,9 +11,10 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -123,7 +124,7 @@ class FitState:
     best_epoch: int = 0
     stale: int = 0
     stopped: bool = False
-    epoch_rng_state: dict | None = None
+    epoch_rng_state: Mapping[str, Any] | None = None
     step_seconds: list[float] = field(default_factory=list)
 
 
@@ -301,7 +302,10 @@ class Trainer:
         return result
 
     def reached_max_steps(self, state: FitState) -> bool:
-        return bool(self.cfg.max_steps) and state.step >= self.cfg.max_steps
+        max_steps = self.cfg.max_steps
+        if not max_steps:
+            return False
+        return state.step >= max_steps
 
     def train_epoch(
         self,

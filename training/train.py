@@ -383,6 +383,7 @@ class VariantTrainer:
             logger.info("%s / %s: %s", variant, candidate.name, results[-1])
             if best is None or fitted.fit["early_stopping_loss"] < best.fit["early_stopping_loss"]:
                 best = fitted
+        assert best is not None, "candidates() always returns at least one candidate"
         return best, results
 
 
@@ -398,6 +399,7 @@ def fit_bgnbd_inputs(
     big_t = rows.column("tenure_days") / DAYS_PER_WEEK
     t_x = np.minimum(rows.column("purchase_span_days") / DAYS_PER_WEEK, big_t)
     ok = np.isfinite(x) & np.isfinite(t_x) & np.isfinite(big_t)
+    gamma_gamma: baselines.GammaGammaParams | None
     try:
         bgnbd = baselines.fit_bgnbd(x[ok], t_x[ok], big_t[ok], penalizer=BGNBD_PENALIZER)
         value = rows.column("repeat_purchase_value_mean")
@@ -409,8 +411,8 @@ def fit_bgnbd_inputs(
         logger.warning("BG/NBD inputs skipped: the fit failed (%s)", error)
         return None
     return BgNbdInputs(
-        tuple(bgnbd),
-        tuple(gamma_gamma) if gamma_gamma else None,
+        (bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b),
+        (gamma_gamma.p, gamma_gamma.q, gamma_gamma.v) if gamma_gamma else None,
         horizon_days / DAYS_PER_WEEK,
         churn_horizon_days / DAYS_PER_WEEK,
     )
@@ -574,7 +576,8 @@ def evaluate_all(cfg: TrainConfig, setup: Setup, predictions: dict) -> Evaluatio
         )
         for name, preds in predictions.items()
     }
-    baseline_preds, baseline_info = {}, {}
+    baseline_preds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    baseline_info: dict = {}
     if cfg.baselines:
         fit_rows = plan.refit if plan.report_is_test else plan.select_train
         baseline_preds, baseline_info = baseline_predictions(
