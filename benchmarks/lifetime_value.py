@@ -28,6 +28,8 @@ from benchmarks.dbt import invoke
 AS_OF = "1997-04-01"
 LIFETIME_MONTHS = 15
 HORIZON_DAYS = 273
+# The horizon in whole months, as macros/lifetime_value.sql months_in() counts it (30.4375 days).
+HORIZON_MONTHS = round(HORIZON_DAYS / 30.4375)
 LIFETIME_END = "1998-07-01"
 
 COMPARISON_SQL = f"""
@@ -47,7 +49,8 @@ COMPARISON_SQL = f"""
             segments.customer_id,
             segments.predicted_clv,
             segments.lifetime_value - segments.predicted_clv as predicted_tail,
-            segments.predicted_clv * ({LIFETIME_MONTHS} - 9) / 9.0 as naive_tail,
+            segments.predicted_clv * ({LIFETIME_MONTHS} - {HORIZON_MONTHS})
+                / {HORIZON_MONTHS}.0 as naive_tail,
             coalesce(realised.horizon_revenue, 0) as horizon_revenue,
             coalesce(realised.tail_revenue, 0) as tail_revenue
         from customer_segments as segments

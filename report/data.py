@@ -202,8 +202,8 @@ REASONS_SQL = f"""
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, customers: list[str]) -> dict[str, list[str]]:
-    """Top churn reasons per customer, when the reasons model is built."""
-    if not customers or "customer_score_reasons" not in _tables(con):
+    """The top churn reasons of `customers` (customer_score_reasons, a required table)."""
+    if not customers:
         return {}
     reasons: dict[str, list[str]] = {}
     for customer_id, phrase in con.execute(REASONS_SQL, [customers]).fetchall():
@@ -230,7 +230,8 @@ def load(database: Path | str) -> ReportData:
             f"{path}: no warehouse file. Build one first (make demo), or pass --database."
         )
     with duckdb.connect(str(path), read_only=True) as con:
-        missing = [name for name in REQUIRED_TABLES if name not in _tables(con)]
+        tables = _tables(con)
+        missing = [name for name in REQUIRED_TABLES if name not in tables]
         if missing:
             raise ReportError(
                 f"{path} has no {', '.join(missing)}: the scoring models and marts are not "
@@ -255,6 +256,6 @@ def load(database: Path | str) -> ReportData:
             at_risk=at_risk,
             reasons=_reasons(con, [row["customer_id"] for row in at_risk]),
             interventions=(
-                _rows(con, INTERVENTIONS_SQL) if "intervention_outcomes" in _tables(con) else []
+                _rows(con, INTERVENTIONS_SQL) if "intervention_outcomes" in tables else []
             ),
         )
