@@ -64,6 +64,8 @@ MF := $(BIN)/python -c "import sys, types; \
 # Query the metrics layer of the warehouse (CLV_DUCKDB_PATH), e.g.
 #   make metrics ARGS="--metrics revenue_at_risk --group-by customer__segment"
 metrics: setup
+	@# mf would create an empty warehouse file and fail on a missing table: name the fix first.
+	$(BIN)/python -m report --check
 	$(DBT) parse $(DBT_FLAGS) --quiet
 	$(MF) query $(ARGS)
 

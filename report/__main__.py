@@ -29,6 +29,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help=f"the HTML file to write (default: {REPORT_NAME} next to the warehouse)",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the warehouse is scored (exit 1 naming the fix if not)",
+    )
     return parser.parse_args(argv)
 
 
@@ -40,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     database = args.database or settings.load().duckdb_path
     output = args.output or Path(database).with_name(REPORT_NAME)
     try:
+        if args.check:
+            data.open_scored(database).close()
+            return 0
         content = page.render(data.load(database))
     except data.ReportError as error:
         log.error("report: %s", error)

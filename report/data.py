@@ -222,22 +222,31 @@ INTERVENTIONS_SQL = """
 """
 
 
-def load(database: Path | str) -> ReportData:
-    """Read every section from the warehouse at `database` (read-only)."""
+def open_scored(database: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to `database`, or ReportError when it is missing or has not the
+    scoring models and marts (what the report and the metrics layer read)."""
     path = Path(database)
     if not path.is_file():
         raise ReportError(
             f"{path}: no warehouse file. Build one first (make demo), or pass --database."
         )
-    with duckdb.connect(str(path), read_only=True) as con:
+    con = duckdb.connect(str(path), read_only=True)
+    missing = [name for name in REQUIRED_TABLES if name not in _tables(con)]
+    if missing:
+        con.close()
+        raise ReportError(
+            f"{path} has no {', '.join(missing)}: the scoring models and marts are not "
+            "built. Train and score first: make demo (or make train, then "
+            "dbt build --selector scoring)."
+        )
+    return con
+
+
+def load(database: Path | str) -> ReportData:
+    """Read every section from the warehouse at `database` (read-only)."""
+    path = Path(database)
+    with open_scored(path) as con:
         tables = _tables(con)
-        missing = [name for name in REQUIRED_TABLES if name not in tables]
-        if missing:
-            raise ReportError(
-                f"{path} has no {', '.join(missing)}: the scoring models and marts are not "
-                "built. Train and score first: make demo (or make train, then "
-                "dbt build --selector scoring)."
-            )
         overview = _rows(con, OVERVIEW_SQL)[0]
         if not overview["customers"]:
             raise ReportError(f"{path}: customer_segments is empty; nothing to report.")

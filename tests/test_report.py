@@ -136,3 +136,10 @@ def test_the_report_refuses_an_empty_scored_warehouse(scored_warehouse, tmp_path
         con.execute("delete from customer_segments")
     assert report_main(["--database", str(empty), "--output", str(tmp_path / "r.html")]) == 1
     assert "customer_segments is empty" in caplog.text
+
+
+def test_check_says_whether_the_warehouse_is_scored(scored_warehouse, small_warehouse, caplog):
+    """`make metrics` runs `python -m report --check` first (mf would create an empty file)."""
+    assert report_main(["--check", "--database", str(scored_warehouse)]) == 0
+    assert report_main(["--check", "--database", str(small_warehouse.db_path)]) == 1
+    assert "make demo" in caplog.text and "customer_segments" in caplog.text
