@@ -228,7 +228,8 @@ def open_scored(database: Path | str) -> duckdb.DuckDBPyConnection:
     path = Path(database)
     if not path.is_file():
         raise ReportError(
-            f"{path}: no warehouse file. Build one first (make demo), or pass --database."
+            f"{path}: no warehouse file. Build one first (make demo), or point CLV_DUCKDB_PATH "
+            "(or --database) at one."
         )
     con = duckdb.connect(str(path), read_only=True)
     missing = [name for name in REQUIRED_TABLES if name not in _tables(con)]
