@@ -202,11 +202,16 @@
         - interval {{ setting('embedding_retention_days') }} day
 {%- endmacro %}
 
-{% macro with_embeddings(model, rows) -%}
+{% macro with_embeddings(model, rows, cutoff_column='as_of_date') -%}
     {#- `rows` (a CTE with behaviour_text) with the `embedding` of its text for the loaded
         model's encoder, from text_embeddings; NULL for a numeric-only model (which ignores
         it). A text model's row without an embedding stops the build (text_embeddings runs
-        first, so that means it was built for another model). -#}
+        first, so that means it was built for another model). A sequence model's embedding is
+        its behaviour encoder's vector of the customer's events at `cutoff_column`
+        (with_event_embeddings, macros/sequence_scoring.sql). -#}
+    {%- if model.get('uses_events') -%}
+        {{ return(with_event_embeddings(model, rows, cutoff_column)) }}
+    {%- endif -%}
     {%- set embeddings = ref('text_embeddings') -%}
     {%- if execute and not model.get('placeholder') and not adapter.get_relation(
         database=embeddings.database, schema=embeddings.schema,

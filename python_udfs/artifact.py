@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING
 
 from python_udfs.features import FeatureScaler
 from python_udfs.hardware import PRECISIONS
-from python_udfs.schema import LENGTH_STEP, MIN_BATCH_ROWS
+from python_udfs.schema import LENGTH_STEP, MIN_BATCH_ROWS, SEQUENCE_INPUTS
 
 if TYPE_CHECKING:  # torch and transformers load only when a model does (python_udfs.plugin)
     import torch
     from transformers import PreTrainedTokenizerBase
 
     from python_udfs.model import ClvModel
+    from python_udfs.sequence import SequenceSpec
 
 ARTIFACT_FORMAT = 2  # 2: encoded numeric features (PLE, BG/NBD inputs), residual tower
 CURRENT_POINTER = "current"
@@ -77,6 +78,17 @@ class ArtifactConfig:
     training: dict = field(default_factory=dict)
     precision: str = "fp32"  # the encoder's autocast in training; scoring uses the same
     format_version: int = ARTIFACT_FORMAT
+    # Sequence models: python_udfs.sequence.SequenceSpec's fields, plus the fingerprint of the
+    # event-text encoder whose embeddings it read (None: no event text) and `pretrained`.
+    sequence: dict | None = None
+
+    def sequence_spec(self) -> SequenceSpec | None:
+        if not self.sequence:
+            return None
+        from python_udfs.sequence import SequenceSpec
+
+        names = {f.name for f in fields(SequenceSpec)}
+        return SequenceSpec(**{k: v for k, v in self.sequence.items() if k in names})
 
     @property
     def feature_names(self) -> list[str]:
@@ -194,6 +206,31 @@ def _check_scaler(scaler: object, where: str) -> None:
         raise ArtifactError(f"{where}: inconsistent 'scaler': {error}") from error
 
 
+def _check_sequence(raw: dict, where: str) -> None:
+    """A sequence model has a valid `sequence` entry, and only a sequence model has one."""
+    sequence, inputs = raw.get("sequence"), raw.get("inputs", "fused")
+    if (inputs in SEQUENCE_INPUTS) != bool(sequence):
+        raise ArtifactError(
+            f"{where}: inputs {inputs!r} and the 'sequence' entry disagree; retrain with "
+            f"{TRAIN_COMMAND}"
+        )
+    if not sequence:
+        return
+    from python_udfs.sequence import SequenceSpec
+
+    try:
+        names = {f.name for f in fields(SequenceSpec)}
+        spec = SequenceSpec(**{k: v for k, v in sequence.items() if k in names})
+    except (TypeError, ValueError) as error:
+        raise ArtifactError(f"{where}: invalid 'sequence' entry: {error}") from error
+    if spec.uses_text != (inputs == "sequence_text") or (
+        spec.uses_text and not sequence.get("event_text_encoder_fingerprint")
+    ):
+        raise ArtifactError(
+            f"{where}: the 'sequence' entry's text input does not match inputs {inputs!r}"
+        )
+
+
 def read_config(directory: Path) -> ArtifactConfig:
     """config.json as an ArtifactConfig; any problem (not JSON, unknown or missing key, a value
     of the wrong type) is an ArtifactError naming the file."""
@@ -223,6 +260,7 @@ def read_config(directory: Path) -> ArtifactConfig:
         )
     check_model_version(raw["model_version"], str(path))
     _check_scaler(raw["scaler"], str(path))
+    _check_sequence(raw, str(path))
     for key in ("horizon_days", "churn_horizon_days"):
         value = raw[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -271,6 +309,7 @@ def load_artifact(
         pooling=config.pooling,
         numeric_blocks=config.numeric_blocks,
         inputs=config.inputs,
+        sequence=config.sequence_spec(),
     )
     weights = directory / "model.safetensors"
     try:

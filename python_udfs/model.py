@@ -10,6 +10,9 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
+from python_udfs.schema import SEQUENCE_INPUTS
+from python_udfs.sequence import BehaviourEncoder, SequenceSpec
+
 # Model types whose base model is a causal decoder (pooled at the last real token).
 DECODER_MODEL_TYPES = frozenset(
     {
@@ -31,7 +34,8 @@ def pooling_for(config: PretrainedConfig) -> str:
     return "last" if is_decoder else "mean"
 
 
-INPUTS = ("fused", "numeric", "text")
+INPUTS = ("fused", "numeric", "text", "sequence", "sequence_text")
+
 # init_output_bias: base rates are clamped into [RATE_CLAMP, 1 - RATE_CLAMP] before the logit
 # (a rate of 0 or 1 would give an infinite bias) and the revenue log-std to at least
 # MIN_LOG_STD (a degenerate sigma would make the first ZILN steps explode).
@@ -74,23 +78,29 @@ class ClvModel(nn.Module):
         pooling: str = "mean",
         numeric_blocks: int = 2,
         inputs: str = "fused",
+        sequence: SequenceSpec | None = None,
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be 'mean' or 'last', not {pooling!r}")
         if inputs not in INPUTS:
             raise ValueError(f"inputs must be one of {INPUTS}, not {inputs!r}")
+        if (inputs in SEQUENCE_INPUTS) != (sequence is not None):
+            raise ValueError(f"inputs={inputs!r}: a sequence spec exactly when it reads events")
+        if sequence is not None and sequence.uses_text != (inputs == "sequence_text"):
+            raise ValueError(f"inputs={inputs!r} does not match the spec's text input")
         self.encoder = encoder
         self.pooling = pooling
         self.inputs = inputs
-        dim = encoder.config.hidden_size
+        self.sequence = BehaviourEncoder(sequence) if sequence is not None else None
+        dim = sequence.width if sequence is not None else encoder.config.hidden_size
         self.text_norm = nn.LayerNorm(dim)
         self.numeric_tower = nn.Sequential(
             nn.Linear(n_numeric, hidden),
             *(ResidualBlock(hidden, dropout) for _ in range(numeric_blocks)),
             nn.LayerNorm(hidden),
         )
-        width = {"fused": dim + hidden, "numeric": hidden, "text": dim}[inputs]
+        width = hidden if inputs == "numeric" else dim if inputs == "text" else dim + hidden
         self.head = nn.Sequential(
             nn.Linear(width, hidden),
             nn.GELU(),
@@ -100,6 +110,13 @@ class ClvModel(nn.Module):
 
     @property
     def uses_text(self) -> bool:
+        """Whether the head reads a behaviour-text embedding (the sequence models read their
+        sequence vector in its place)."""
+        return self.inputs in ("fused", "text")
+
+    @property
+    def uses_embedding(self) -> bool:
+        """Whether head_forward reads its `embedding` argument (text or sequence vector)."""
         return self.inputs != "numeric"
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -114,7 +131,8 @@ class ClvModel(nn.Module):
     def head_forward(
         self, embedding: torch.Tensor, numeric: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """embedding [B,H] (unused if inputs="numeric"), numeric [B,F] -> ziln [B,3], churn [B]."""
+        """embedding [B,H] (the text embedding, or the sequence vector of a sequence model;
+        unused if inputs="numeric"), numeric [B,F] -> ziln [B,3], churn [B]."""
         parts = []
         if self.inputs != "numeric":
             parts.append(self.text_norm(embedding.float()))

@@ -44,6 +44,7 @@ from python_udfs.schema import ATTRIBUTION_TYPE
 logger = logging.getLogger(__name__)
 
 TEXT_DRIVER = "behaviour_text"
+EVENTS_DRIVER = "event_history"  # a sequence model's events, occluded to an empty history
 OTHER_DRIVER = "other_features"
 EMPTY_TEXT = ""  # the text driver's reference: a behaviour text that says nothing
 CHURN_OUTPUT = "churn_probability"
@@ -158,10 +159,12 @@ def driver_effects(
     embeddings: np.ndarray | None,
     numeric: np.ndarray,
     empty_embedding: np.ndarray | None = None,
+    embedding_driver: str = TEXT_DRIVER,
 ) -> DriverEffects:
     """Occlusion effects of every driver for raw features `numeric` [N, F] and `embeddings`
     [N, H] (None for a numeric-only model). `empty_embedding` [H], the embedding of
-    EMPTY_TEXT, adds the TEXT_DRIVER (whole-text occlusion)."""
+    EMPTY_TEXT (or, for a sequence model, the empty event history's vector), adds the
+    `embedding_driver` (TEXT_DRIVER / EVENTS_DRIVER: whole-input occlusion)."""
     n = len(numeric)
     encoded = scaler.transform(numeric)
     reference = reference_encoding(scaler)
@@ -179,7 +182,7 @@ def driver_effects(
     if embeddings is not None and empty_embedding is not None:
         empty = torch.from_numpy(np.array(empty_embedding, dtype=np.float32)).expand(n, -1)
         occluded = head.scores(empty.contiguous(), encoded)
-        drivers.append(TEXT_DRIVER)
+        drivers.append(embedding_driver)
         churn.append(base[CHURN_OUTPUT] - occluded[CHURN_OUTPUT])
         clv.append(base[CLV_OUTPUT] - occluded[CLV_OUTPUT])
     shape = (n, 0)

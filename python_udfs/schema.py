@@ -45,3 +45,7 @@ def output_sql_type() -> str:
         for field in OUTPUT_SCHEMA
     )
     return f"STRUCT({fields})"
+
+
+# ClvModel inputs that read the event sequence (python_udfs.sequence) in place of the text.
+SEQUENCE_INPUTS = frozenset({"sequence", "sequence_text"})

@@ -6,7 +6,10 @@ Engine-agnostic (DuckDB UDFs, Spark mapInArrow, plain Python). Scoring has two p
   (python_udfs.encoding's fixed rule) and cached by text across calls;
 * ``score_embedded(embeddings, table)``: the head on precomputed embeddings, cheap.
 
-``score(table)`` does both. Deterministic to the bit and thread-safe.
+``score(table)`` does both. A sequence model (python_udfs.sequence) reads no behaviour text:
+its "embedding" is the behaviour encoder's vector of the customer's events,
+``embed_events(events)``, and ``project_event_texts`` maps frozen event-text embeddings to
+the vectors those events carry. Deterministic to the bit and thread-safe.
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ from python_udfs.artifact import (
     load_artifact,
 )
 from python_udfs.encoding import encode_texts, predict_from_embeddings
+from python_udfs.event_scoring import EVENT_FIELDS, events_from_arrow
 from python_udfs.features import FeatureScaler
 from python_udfs.hardware import default_device
 from python_udfs.reasons import (
     EMPTY_TEXT,
+    EVENTS_DRIVER,
+    TEXT_DRIVER,
     DriverEffects,
     Head,
     check_finite_effects,
     driver_effects,
 )
 from python_udfs.schema import OUTPUT_SCHEMA, TEXT_COLUMN
+from python_udfs.sequence import encode_in_chunks
 
 EMBEDDING_CACHE_TEXTS = 200_000
 
@@ -94,11 +101,61 @@ class Scorer:
 
     @property
     def uses_text(self) -> bool:
+        """Whether the model reads the behaviour text (its embedding from the encoder)."""
         return self.model.uses_text
 
     @property
+    def uses_events(self) -> bool:
+        """Whether the model reads the event sequence (its vector from embed_events)."""
+        return self.model.sequence is not None
+
+    @property
+    def uses_embedding(self) -> bool:
+        return self.model.uses_embedding
+
+    @property
     def embedding_dim(self) -> int:
+        if self.model.sequence is not None:
+            return self.model.sequence.spec.width
         return int(self.model.encoder.config.hidden_size)
+
+    @property
+    def event_text_dim(self) -> int | None:
+        """Size of the projected event-text vectors (None: the model reads no event text)."""
+        sequence = self.model.sequence
+        return sequence.spec.text_dim if sequence is not None and sequence.spec.uses_text else None
+
+    def embed_events(self, events: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Behaviour-encoder vectors [N, width] of N event lists (python_udfs.event_scoring),
+        each row independent of the others of the call."""
+        sequence = self.model.sequence
+        if sequence is None:
+            raise ValueError(f"model {self.model_version} reads no event sequence")
+        batch = events_from_arrow(events, sequence.spec.max_events, self.event_text_dim)
+        with self._lock, torch.inference_mode():
+            rows = encode_in_chunks(sequence, batch, self.device).numpy()
+        if not np.isfinite(rows).all():
+            raise ScoringError(
+                f"model {self.model_version} ({self.path}) gave NaN or infinite sequence "
+                f"vectors; its weights are corrupt: retrain (make train)"
+            )
+        return rows
+
+    def project_event_texts(self, embeddings: np.ndarray) -> np.ndarray:
+        """The model's vectors [N, text_dim] of frozen event-text embeddings [N, D] (one
+        linear map per row: each row independent of the others)."""
+        sequence = self.model.sequence
+        if sequence is None or not sequence.spec.uses_text:
+            raise ValueError(f"model {self.model_version} reads no event text")
+        with self._lock, torch.inference_mode():
+            matrix = torch.from_numpy(np.array(embeddings, dtype=np.float32))
+            weight = sequence.text_projection.weight.detach().cpu()
+            # row by row through one fixed-shape product: batch size never changes a row's bits
+            return (
+                torch.stack([weight @ row for row in matrix]).numpy()
+                if len(matrix)
+                else (np.zeros((0, weight.shape[0]), np.float32))
+            )
 
     @property
     def encoder_fingerprint(self) -> str:
@@ -155,9 +212,12 @@ class Scorer:
         n = table.num_rows
         if n == 0:
             return OUTPUT_SCHEMA.empty_table()
-        if not self.uses_text or embeddings is None:
-            if self.uses_text:
-                raise ValueError(f"model {self.model_version} reads text: pass its embeddings")
+        if not self.uses_embedding or embeddings is None:
+            if self.uses_embedding:
+                raise ValueError(
+                    f"model {self.model_version} reads "
+                    f"{'events' if self.uses_events else 'text'}: pass its embeddings"
+                )
             embeddings = np.zeros((n, 1), dtype=np.float32)
         numeric = self._numeric(table)
         with self._lock:
@@ -189,20 +249,47 @@ class Scorer:
         (python_udfs.reasons), same inputs as score_embedded; a text model adds the
         behaviour_text driver (its embedding replaced by the empty text's)."""
         self.check_columns(table.schema.names, text=False)
-        if self.uses_text and embeddings is None:
+        if self.uses_embedding and embeddings is None:
             raise ValueError(f"model {self.model_version} reads text: pass its embeddings")
         numeric = self._numeric(table) if table.num_rows else np.zeros((0, len(self.feature_names)))
-        empty = self.embed([EMPTY_TEXT])[0] if self.uses_text else None
+        empty = driver = None
+        if self.uses_events:
+            empty, driver = self.embed_events(pa.array([[]], self._events_type()))[0], EVENTS_DRIVER
+        elif self.uses_text:
+            empty, driver = self.embed([EMPTY_TEXT])[0], TEXT_DRIVER
         head = Head(self.model, self.device, self.config.clv_scale)
         with self._lock:
             effects = driver_effects(
-                head, self.scaler, embeddings if self.uses_text else None, numeric, empty
+                head,
+                self.scaler,
+                embeddings if self.uses_embedding else None,
+                numeric,
+                empty,
+                driver or TEXT_DRIVER,
             )
         check_finite_effects(effects, self.model_version)
         return effects
 
+    def _events_type(self) -> pa.DataType:
+        fields = [
+            pa.field("event_type", pa.string()),
+            *(pa.field(n, pa.float64()) for n in EVENT_FIELDS[1:]),
+        ]
+        if self.event_text_dim:
+            vector = pa.struct(
+                [("vector", pa.list_(pa.float32(), self.event_text_dim)), ("weight", pa.float64())]
+            )
+            fields.append(pa.field("text_vectors", pa.list_(vector)))
+        return pa.list_(pa.struct(fields))
+
     def score(self, table: pa.Table | pa.RecordBatch) -> pa.Table:
         """Scores of a table with `behaviour_text` and the feature columns."""
+        if self.uses_events:
+            raise ValueError(
+                f"model {self.model_version} reads the event sequence, not the behaviour text: "
+                "score it with clv_score_embedded(clv_embed_events(events), features), as the "
+                "dbt model customer_scores does"
+            )
         self.check_columns(table.schema.names)
         if table.num_rows == 0:
             return OUTPUT_SCHEMA.empty_table()

@@ -20,6 +20,10 @@ struct counts as missing):
 * ``clv_attributions(embedding FLOAT[H], features)`` -> LIST(STRUCT(driver VARCHAR,
   churn_effect DOUBLE, clv_effect DOUBLE)): the reasons behind the score, by occlusion of
   driver groups (python_udfs.reasons); same arguments and NULL rules as clv_score_embedded;
+* for a sequence model (python_udfs.sequence) the embedding is the behaviour encoder's vector:
+  ``clv_embed_events(events LIST(STRUCT(...)))`` -> FLOAT[width] (the list customer_scores
+  builds, python_udfs.event_scoring), and ``clv_event_text_vector(embedding FLOAT[D])`` ->
+  FLOAT[d], the model's projection of one frozen event-text embedding (event_text_vectors);
 * ``clv_model_version()``, ``clv_model_info()`` (JSON: version, feature names in model order,
   text template, horizons, whether the model reads text, embedding size, precision) and
   ``clv_encoder_fingerprint()``, which the dbt models use to check the schema and key
@@ -120,21 +124,32 @@ class LazyScorer:
 
     def model_info(self) -> dict:
         config = self.artifact_config()
+        sequence = config.sequence
         return {
             "model_version": config.model_version,
             "feature_names": config.feature_names,
             "text_template_version": config.text_template_version,
             "horizon_days": config.horizon_days,
             "churn_horizon_days": config.churn_horizon_days,
-            "uses_text": config.inputs != "numeric",
-            "embedding_dim": _embedding_dim(self.artifact_dir()),
+            "uses_text": config.inputs in ("fused", "text"),
+            "uses_events": bool(sequence),
+            "uses_event_text": bool(sequence and sequence.get("text_input_dim")),
+            "event_sequence_length": sequence.get("max_events") if sequence else None,
+            "event_text_dim": sequence.get("text_dim") if sequence else None,
+            "event_text_encoder_fingerprint": (
+                sequence.get("event_text_encoder_fingerprint") if sequence else None
+            ),
+            "embedding_dim": _embedding_dim(self.artifact_dir(), config),
             "precision": config.precision,
             "path": str(self.artifact_dir()),
         }
 
 
-def _embedding_dim(directory: Path) -> int:
-    """hidden_size of the artifact's encoder config (no model load)."""
+def _embedding_dim(directory: Path, config: ArtifactConfig | None = None) -> int:
+    """Size of what clv_score_embedded reads: a sequence model's encoder width, else the
+    hidden_size of the artifact's text encoder config (no model load)."""
+    if config is not None and config.sequence:
+        return int(config.sequence["width"])
     path = directory / "encoder" / "config.json"
     try:
         encoder = json.loads(path.read_text())
@@ -251,7 +266,7 @@ def _register_scoring(
         # Called with NULLs (null_handling="special"): a numeric-only model takes a NULL
         # embedding; a NULL feature struct gives a NULL score, as in the other functions.
         model = scorer.get()
-        matrix = _embedding_matrix(embedding, dim) if model.uses_text else None
+        matrix = _embedding_matrix(embedding, dim) if model.uses_embedding else None
         struct = features.combine_chunks()
         scored = _as_struct(model.score_embedded(matrix, _feature_table(struct)))
         if not struct.null_count:
@@ -265,7 +280,9 @@ def _register_scoring(
         from python_udfs.reasons import effects_to_arrow
 
         model = scorer.get()
-        matrix = _embedding_matrix(embedding, dim, "clv_attributions") if model.uses_text else None
+        matrix = (
+            _embedding_matrix(embedding, dim, "clv_attributions") if model.uses_embedding else None
+        )
         struct = features.combine_chunks()
         effects = model.driver_effects(matrix, _feature_table(struct))
         return effects_to_arrow(effects, struct.is_null() if struct.null_count else None)
@@ -313,10 +330,44 @@ def register(
             scorer = LazyScorer(configured.model_path, device or configured.device)
     _register_info(con, scorer)
     try:
-        names = scorer.artifact_config().feature_names
-        dim = _embedding_dim(scorer.artifact_dir())
+        config = scorer.artifact_config()
+        names = config.feature_names
+        dim = _embedding_dim(scorer.artifact_dir(), config)
     except (ArtifactError, OSError) as error:
         logger.warning("scoring UDFs not registered: %s", error)
         return scorer
     _register_scoring(con, scorer, names, dim)
+    if config.sequence:
+        _register_sequence(con, scorer, config.sequence, dim)
     return scorer
+
+
+def _register_sequence(
+    con: duckdb.DuckDBPyConnection, scorer: LazyScorer, sequence: dict, dim: int
+) -> None:
+    """clv_embed_events and (for a model that reads event texts) clv_event_text_vector."""
+    from python_udfs.event_scoring import event_list_sql_type
+
+    text_dim = int(sequence["text_dim"]) if sequence.get("text_input_dim") else None
+
+    def clv_embed_events(events: pa.ChunkedArray) -> pa.Array:
+        rows = scorer.get().embed_events(events)
+        return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), dim)
+
+    _create_function(
+        con, scorer, "clv_embed_events", clv_embed_events, [event_list_sql_type(text_dim)],
+        f"FLOAT[{dim}]", type="arrow",
+    )  # fmt: skip
+    if text_dim is None:
+        return
+    source = int(sequence["text_input_dim"])
+
+    def clv_event_text_vector(embedding: pa.ChunkedArray) -> pa.Array:
+        matrix = _embedding_matrix(embedding, source, "clv_event_text_vector")
+        rows = scorer.get().project_event_texts(matrix)
+        return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), text_dim)
+
+    _create_function(
+        con, scorer, "clv_event_text_vector", clv_event_text_vector, [f"FLOAT[{source}]"],
+        f"FLOAT[{text_dim}]", type="arrow",
+    )  # fmt: skip

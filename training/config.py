@@ -11,7 +11,15 @@ from pathlib import Path
 MODES = ("auto", "head", "lora", "full")
 PROTOCOLS = ("rolling", "customers", "out-of-time")
 GRIDS = ("auto", "small", "none")
-VARIANTS = ("fused", "numeric", "text")
+# The model variants (training.gate says what each reads and which ships). "auto" trains the
+# numeric model and the four sequence variants; the text ones are dropped (logged) when the
+# warehouse's events carry no text.
+SEQUENCE_VARIANTS = (
+    "sequence", "sequence_pretrained", "sequence_text", "sequence_text_pretrained",
+)  # fmt: skip
+VARIANTS = ("fused", "numeric", "text", *SEQUENCE_VARIANTS)
+AUTO_VARIANTS = ("numeric", *SEQUENCE_VARIANTS)
+SEQUENCE_ENCODERS = ("transformer", "gru")
 CHECKPOINTING = ("auto", "on", "off")
 # Default batch sizes (--batch-size overrides): head mode steps are a small MLP on precomputed
 # embeddings; when the encoder trains, each row is a forward + backward pass through it.
@@ -84,15 +92,31 @@ class TrainConfig:
         choices=GRIDS,
     )
     variants: str = _opt(
-        "fused",
-        "comma list of variants to train and report: fused (shipped), numeric, text (ablations;"
-        " the benchmarks train all three)",
+        "auto",
+        "comma list of variants to train, compare and gate: numeric, sequence, "
+        "sequence_pretrained, sequence_text, sequence_text_pretrained (the behaviour encoder "
+        "over the event sequence, with/without event texts, with/without masked-event "
+        "pretraining), fused / text (the behaviour paragraph); auto: numeric + the four "
+        "sequence variants (text ones only when the events carry text)",
     )
     refit: bool = _opt(True, "refit on all labelled rows with the selected settings and epochs")
     text_gate: bool = _opt(
         True,
-        "also train the numeric-only model and ship it instead of the fused one when the text "
-        "does not lower the selection-validation loss (never decided on report rows)",
+        "also train the numeric-only model; ship a richer variant only when it lowers the "
+        "per-row selection-validation loss of every simpler one beyond noise (never decided "
+        "on report rows; training.gate)",
+    )
+    sequence_encoder: str = _opt(
+        "transformer", "behaviour encoder over the events", choices=SEQUENCE_ENCODERS
+    )
+    sequence_width: int = _opt(64, "width of the behaviour encoder's event tokens")
+    sequence_layers: int = _opt(2, "layers of the behaviour encoder")
+    sequence_heads: int = _opt(4, "attention heads of the behaviour encoder")
+    event_text_dim: int = _opt(32, "size of the projected event-text vectors")
+    pretrain_epochs: int = _opt(4, "epochs of masked-event pretraining (pretrained variants)")
+    pretrain_lr: float = _opt(1e-3, "peak learning rate of the masked-event pretraining")
+    pretrain_seconds: float | None = _opt(
+        None, "stop the masked-event pretraining after this many seconds"
     )
     bootstrap_samples: int = _opt(1000, "paired bootstrap samples for the difference intervals")
     export_predictions: Path | None = _opt(
@@ -170,14 +194,27 @@ class TrainConfig:
         if not 0 <= self.lr_floor <= 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError("lr_floor must be in [0, 1] and lora_dropout in [0, 1)")
         unknown = set(self.variant_list) - set(VARIANTS)
-        if unknown or "fused" not in self.variant_list:
-            raise ValueError(f"variants must include fused and be among {VARIANTS}")
+        if unknown or not self.variant_list:
+            raise ValueError(f"variants must be auto or among {VARIANTS}, not {self.variants!r}")
+        if (
+            self.sequence_width % self.sequence_heads
+            or min(
+                self.sequence_width, self.sequence_layers, self.event_text_dim, self.pretrain_epochs
+            )
+            < 1
+        ):
+            raise ValueError(
+                "sequence_width must be a multiple of sequence_heads; sequence_layers, "
+                "event_text_dim and pretrain_epochs must be >= 1"
+            )
 
     @property
     def variant_list(self) -> list[str]:
         """The variants to train: those asked for, plus numeric-only when the text gate needs
         it to compare against."""
         listed = [v.strip() for v in self.variants.split(",") if v.strip()]
+        if listed == ["auto"]:
+            listed = list(AUTO_VARIANTS)
         if self.text_gate and "numeric" not in listed:
             listed.append("numeric")
         return listed
@@ -217,6 +254,10 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     "model": (
         "base_model", "mode", "hidden", "numeric_blocks", "dropout", "bins", "bgnbd_features",
         "lora_rank", "lora_alpha", "lora_dropout", "precision", "device",
+    ),
+    "behaviour encoder": (
+        "sequence_encoder", "sequence_width", "sequence_layers", "sequence_heads",
+        "event_text_dim", "pretrain_epochs", "pretrain_lr", "pretrain_seconds",
     ),
     "selection and evaluation": (
         "validation", "test_fraction", "early_stopping_fraction", "grid", "variants", "refit",

@@ -79,12 +79,28 @@ def baseline_predictions(
     }, info
 
 
+# What each sequence variant is compared with, beyond numeric-only and the baselines: the
+# text's and the pretraining's own contributions.
+SEQUENCE_ABLATIONS = (
+    ("sequence_text", "sequence"),
+    ("sequence_pretrained", "sequence"),
+    ("sequence_text_pretrained", "sequence_text"),
+    ("sequence_text_pretrained", "sequence_pretrained"),
+)
+
+
 def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
     """(a, b) pairs whose difference a - b gets an interval: every model variant against
-    every baseline, and the fused model against each ablation (what text / numbers add)."""
-    variants = [n for n in (MODEL, *ABLATIONS) if n in names]
+    every baseline, the fused model against each ablation (what text / numbers add), every
+    sequence variant against numeric-only, and the text and pretraining ablations of the
+    sequence variants."""
+    variants = [n for n in names if n not in BASELINES]
     pairs = [(v, b) for v in variants for b in BASELINES if b in names]
     pairs += [(MODEL, a) for a in ABLATIONS if a in names and MODEL in names]
+    pairs += [(v, "numeric_only") for v in variants if v.startswith("sequence")]
+    pairs += [(a, b) for a, b in SEQUENCE_ABLATIONS if a in names and b in names]
+    if "numeric_only" not in names:
+        pairs = [p for p in pairs if "numeric_only" not in p]
     return pairs
 
 
@@ -216,19 +232,24 @@ def winners(metrics: dict[str, dict[str, float]]) -> dict[str, str]:
     return best
 
 
-def verdict(metrics: dict[str, dict[str, float]], comparisons: list[dict] | None = None) -> str:
-    """One plain sentence per baseline: on which metrics the model wins and loses, and what
-    the text adds."""
+def verdict(
+    metrics: dict[str, dict[str, float]],
+    comparisons: list[dict] | None = None,
+    shipped: str = MODEL,
+) -> str:
+    """One plain sentence per baseline: on which metrics the shipped model wins and loses, and
+    what the text adds."""
     lines = []
+    model = shipped if shipped in metrics else MODEL
     for other in (m for m in metrics if m in BASELINES):
         won: list[str] = []
         lost: list[str] = []
         for name, direction in {**CLV_METRICS, **CHURN_METRICS}.items():
-            a, b = metrics[MODEL].get(name, np.nan), metrics[other].get(name, np.nan)
+            a, b = metrics[model].get(name, np.nan), metrics[other].get(name, np.nan)
             (won if direction * (a - b) > 0 else lost).append(name)
         lines.append(
-            f"vs {other}: the transformer wins on {len(won)}/{len(won) + len(lost)} metrics"
-            + (f"; it loses on {', '.join(lost)}" if lost else " (all of them)")
+            f"vs {other}: the shipped {model} model wins on {len(won)}/{len(won) + len(lost)} "
+            "metrics" + (f"; it loses on {', '.join(lost)}" if lost else " (all of them)")
         )
     if comparisons:
         lines.append(text_contribution(comparisons))
@@ -301,7 +322,7 @@ def write_report(
                 "comparisons": comparisons,
                 "text_contribution": text_contribution(comparisons),
                 "selection": selection or {},
-                "verdict": verdict(metrics, comparisons),
+                "verdict": verdict(metrics, comparisons, context.get("shipped", MODEL)),
             },
             indent=2,
             default=float,
@@ -321,7 +342,7 @@ def write_report(
             "differences a - b",
             "\n".join(_comparison_table(comparisons)),
         ]
-    sections += ["## Verdict", verdict(metrics, comparisons)]
+    sections += ["## Verdict", verdict(metrics, comparisons, context.get("shipped", MODEL))]
     if selection:
         sections += ["## Selection", "\n".join(_selection_lines(selection))]
     (directory / "report.md").write_text("\n\n".join(sections) + "\n")

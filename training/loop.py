@@ -26,10 +26,11 @@ from python_udfs.hardware import autocast, resolve_precision
 from python_udfs.model import ClvModel
 from training.config import TrainConfig
 from training.data import Examples
-from training.losses import multitask_loss_parts
+from training.losses import multitask_loss_parts, multitask_row_losses
 
 if TYPE_CHECKING:
     from training.checkpoint import RunCheckpoint
+    from training.events import EventData
 
 logger = logging.getLogger(__name__)
 HEAD_THREADS = 1  # torch threads for the small MLP steps on precomputed embeddings
@@ -130,7 +131,9 @@ class FitState:
 
 class Trainer:
     """The loop for all modes. In head mode the encoder is frozen and embeddings are
-    precomputed once per unique text; otherwise each batch is tokenized and encoded."""
+    precomputed once per unique text; otherwise each batch is tokenized and encoded. A
+    sequence model (model.sequence) reads each batch's event sequences from `events`, padded to
+    the batch's longest, and trains its behaviour encoder with the head."""
 
     def __init__(
         self,
@@ -141,8 +144,12 @@ class Trainer:
         numeric: np.ndarray,
         device: torch.device,
         embeddings: torch.Tensor | None = None,
+        events: EventData | None = None,
     ) -> None:
         self.cfg, self.model, self.tokenizer, self.examples = cfg, model, tokenizer, examples
+        self.events = events if model.sequence is not None else None
+        if model.sequence is not None and events is None:
+            raise ValueError("a sequence model needs the event sequences (events=...)")
         self.numeric = torch.as_tensor(numeric)
         self.revenue = torch.as_tensor(examples.revenue, dtype=torch.float32)
         self.churned = torch.as_tensor(examples.churned, dtype=torch.float32)
@@ -150,14 +157,17 @@ class Trainer:
         self.on_gpu = device.type == "cuda"
         self.precision = resolve_precision(cfg.precision, device)
         self.batch_size = cfg.resolved_batch_size(self.on_gpu)
-        if not model.uses_text:  # numeric-only: the head ignores the (dummy) embedding
+        if not model.uses_text and self.events is None:  # numeric-only: a dummy embedding
             embeddings = torch.zeros(len(examples), 1)
         self.embeddings: torch.Tensor | None = embeddings
         self.encode_texts_per_s: float | None = None
 
     @functools.cached_property
     def lengths(self) -> np.ndarray:
-        """Token count of every row's text (text modes batch similar lengths together)."""
+        """Token count of every row's text, or event count of its sequence (text and sequence
+        modes batch similar lengths together)."""
+        if self.events is not None:
+            return self.events.lengths
         tokens = self.tokenizer(
             self.examples.texts, truncation=True, max_length=self.cfg.max_length
         )["input_ids"]
@@ -225,7 +235,15 @@ class Trainer:
 
     # ---- forward and loss ------------------------------------------------------------------
 
+    def sequence_vectors(self, index: np.ndarray) -> torch.Tensor:
+        """The behaviour encoder's vectors [B, width] of rows `index` (with gradients)."""
+        assert self.model.sequence is not None and self.events is not None
+        events = self.events.batch(index, text=self.model.sequence.spec.uses_text)
+        return self.model.sequence(events.to(self.device))
+
     def outputs(self, batch: Batch):
+        if self.events is not None:
+            return self.model.head_forward(self.sequence_vectors(batch.index), batch.numeric)
         if self.embeddings is not None:
             emb = self.embeddings[torch.as_tensor(batch.index)].to(self.device)
             return self.model.head_forward(emb, batch.numeric)
@@ -247,6 +265,22 @@ class Trainer:
         return multitask_loss_parts(
             ziln.float(), churn.float(), batch.revenue, batch.churned, self.cfg.churn_weight
         )
+
+    @torch.no_grad()
+    def row_losses(self, index: np.ndarray) -> np.ndarray:
+        """[len(index)] each row's loss (the gate's paired comparison on the same rows)."""
+        self.model.eval()
+        out = []
+        for batch in self.batches(index, shuffle=False, rng=np.random.default_rng(EVAL_SEED)):
+            ziln, churn = self.outputs(batch)
+            losses = multitask_row_losses(
+                ziln.float(), churn.float(), batch.revenue, batch.churned, self.cfg.churn_weight
+            )
+            out.append((batch.index, losses.cpu().numpy()))
+        order = np.concatenate([o[0] for o in out])
+        values = np.concatenate([o[1] for o in out])
+        position = {row: i for i, row in enumerate(order)}
+        return values[[position[row] for row in index]]
 
     @torch.no_grad()
     def mean_loss(self, index: np.ndarray) -> float:
@@ -272,7 +306,7 @@ class Trainer:
         save the state every N steps and at each epoch end. On precomputed embeddings the steps
         are a small MLP, which runs single-threaded: 21 ms vs 1,008 ms per step with 2 threads
         on the busy 2-core machine (benchmarks/RESULTS.md)."""
-        if self.embeddings is None or self.on_gpu:
+        if self.embeddings is None or self.events is not None or self.on_gpu:
             return self._fit(train, early, optimizer, scheduler, epochs, checkpoint)
         threads = torch.get_num_threads()
         torch.set_num_threads(HEAD_THREADS)
@@ -319,7 +353,7 @@ class Trainer:
     ) -> None:
         """The steps of one epoch (or of its rest, after a mid-epoch resume)."""
         self.model.train()
-        if self.embeddings is not None:
+        if self.embeddings is not None or self.events is not None:
             self.model.encoder.eval()
         if state.epoch_rng_state is None:
             state.epoch_rng_state = rng.bit_generator.state
@@ -421,7 +455,14 @@ class Trainer:
     @torch.no_grad()
     def predict(self, index: np.ndarray, clv_scale: float = 1.0) -> dict[str, np.ndarray]:
         self.model.eval()
-        if self.embeddings is not None:
+        if self.events is not None:
+            emb = torch.cat(
+                [
+                    self.sequence_vectors(part).cpu()
+                    for part in np.array_split(index, max(1, math.ceil(len(index) / 512)))
+                ]
+            )
+        elif self.embeddings is not None:
             emb = self.embeddings[torch.as_tensor(index)]
         else:
             texts = [self.examples.texts[i] for i in index]

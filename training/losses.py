@@ -60,7 +60,7 @@ def _flatten_vector(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
-def ziln_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def ziln_nll(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean negative log-likelihood of the zero-inflated lognormal.
 
     Per customer the loss is the exact negative log of the mixture likelihood, with the
@@ -79,9 +79,10 @@ def ziln_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Args:
         logits: ``[B, 3]`` ZILN head output.
         target: ``[B]`` (or ``[B, 1]``) revenue, ``>= 0``.
+        reduction: "mean" (the batch mean) or "none" (``[B]``, one loss per customer).
 
     Returns:
-        Scalar tensor, the batch mean.
+        Scalar tensor, the batch mean (or ``[B]`` with reduction="none").
     """
     _check_ziln_logits(logits)
     target = _flatten_vector(target, "target").to(logits.dtype)
@@ -99,10 +100,11 @@ def ziln_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     z = (log_y - mu) / sigma
     lognormal_nll = log_y + torch.log(sigma) + _LOG_SQRT_2PI + 0.5 * z * z
     lognormal_nll = torch.where(positive, lognormal_nll, torch.zeros_like(lognormal_nll))
-    return (bce + lognormal_nll).mean()
+    per_row = bce + lognormal_nll
+    return per_row if reduction == "none" else per_row.mean()
 
 
-def churn_bce(logit: torch.Tensor, churned: torch.Tensor) -> torch.Tensor:
+def churn_bce(logit: torch.Tensor, churned: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean binary cross-entropy of the churn head.
 
     Args:
@@ -114,7 +116,7 @@ def churn_bce(logit: torch.Tensor, churned: torch.Tensor) -> torch.Tensor:
     """
     logit = _flatten_vector(logit, "logit")
     churned = _flatten_vector(churned, "churned").to(logit.dtype)
-    return F.binary_cross_entropy_with_logits(logit, churned)
+    return F.binary_cross_entropy_with_logits(logit, churned, reduction=reduction)
 
 
 class MultitaskLossParts(NamedTuple):
@@ -158,3 +160,16 @@ def multitask_loss(
         Scalar tensor.
     """
     return multitask_loss_parts(ziln_logits, churn_logit, revenue, churned, churn_weight).total
+
+
+def multitask_row_losses(
+    ziln_logits: torch.Tensor,
+    churn_logit: torch.Tensor,
+    revenue: torch.Tensor,
+    churned: torch.Tensor,
+    churn_weight: float = 1.0,
+) -> torch.Tensor:
+    """``[B]``: each customer's term of :func:`multitask_loss` (their mean is the loss), for
+    paired comparisons of two models on the same rows (training.gate)."""
+    ziln = ziln_nll(ziln_logits, revenue, reduction="none")
+    return ziln + churn_weight * churn_bce(churn_logit, churned, reduction="none")

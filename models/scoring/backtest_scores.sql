@@ -12,6 +12,8 @@
     ],
 ) }}
 -- depends_on: {{ ref('text_embeddings') }}
+-- depends_on: {{ ref('customer_events') }}
+-- depends_on: {{ ref('event_text_vectors') }}
 {#- The model's predictions at the latest training cutoff, next to what happened after it:
     the input of clv_calibration. Customers the model was trained on are included. Scored like
     customer_scores (embeddings from text_embeddings, head UDF) and incremental the same way:
@@ -53,7 +55,7 @@ changed as (
 ),
 
 to_score as (
-    {{ with_embeddings(model, 'changed') }}
+    {{ with_embeddings(model, 'changed', 'cutoff_date') }}
 ),
 
 scored as materialized (

@@ -10,6 +10,8 @@
     ],
 ) }}
 -- depends_on: {{ ref('text_embeddings') }}
+-- depends_on: {{ ref('customer_events') }}
+-- depends_on: {{ ref('event_text_vectors') }}
 -- depends_on: {{ ref('customer_scores') }}
 {#- The effect of every driver (python_udfs.reasons.DRIVER_FEATURES, plus behaviour_text for a
     text model) on each customer's churn_probability and predicted_clv, by occlusion: the head

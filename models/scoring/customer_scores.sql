@@ -10,6 +10,8 @@
     ],
 ) }}
 -- depends_on: {{ ref('text_embeddings') }}
+-- depends_on: {{ ref('customer_events') }}
+-- depends_on: {{ ref('event_text_vectors') }}
 {#- Scores every customer at as_of_date in place: the text's embedding from text_embeddings
     (the encoder ran there, once per distinct text) and the features go through the cheap head
     UDF clv_score_embedded(). Incremental: only customers whose inputs (hash of text +
@@ -26,11 +28,15 @@ with
 
 customer_features as (
     select
-        customer_id,
-        cutoff_date as as_of_date,
-        behaviour_text,
-        {{ model.feature_names | join(',\n        ') }}
-    from {{ ref('customer_features') }}
+        features.customer_id,
+        features.cutoff_date as as_of_date,
+        features.behaviour_text,
+        {{ event_history_hash(model, 'features.customer_id', 'features.cutoff_date') }}
+            as event_history_hash,
+        {%- for name in model.feature_names %}
+            features.{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('customer_features') }} as features
 ),
 
 {%- if is_incremental() %}
@@ -44,7 +50,7 @@ customer_features as (
 hashed as (
     select
         *,
-        {{ scoring_input_hash(model.feature_names) }} as input_hash
+        {{ scoring_input_hash(model.feature_names, extra=['event_history_hash']) }} as input_hash
     from customer_features
 ),
 
