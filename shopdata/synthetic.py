@@ -1391,7 +1391,7 @@ def _parser() -> argparse.ArgumentParser:
         "planted signal (off unless --planted-signal > 0)",
         "Customers with a latent affinity buy marker twins of products, e.g. 'Hardcover "
         "Cookbook (Refurbished)' (same price and category), and from --planted-from on have "
-        "an extra dropout hazard proportional to it: churn that only product names reveal "
+        "an extra dropout hazard that rises with it: churn that only product names reveal "
         "(see shopdata.planted).",
     )
     planted.add_argument(
