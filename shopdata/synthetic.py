@@ -24,6 +24,9 @@ data carries a real CLV / churn signal:
   ``[start, start + measurement_days)`` with probability ``extra_purchase_probability``; the
   campaign row is written next to the tables (``campaigns``) so the warehouse assigns and
   measures it. Off by default (the tables are then byte-identical to a shop without it).
+* with ``planted_signal > 0`` a churn effect that only product names reveal (marker twins
+  such as "... (Refurbished)" bought by customers with a latent affinity that raises their
+  dropout hazard after ``planted_from``), see :mod:`shopdata.planted`. Off by default.
 
 Everything is vectorised numpy; the only loop in the purchase simulation runs over purchase
 *candidates* with a shrinking active set. The same arguments always give identical tables.
@@ -61,6 +64,8 @@ from shopdata.contract import (
     write_shop,
 )
 from shopdata.dirty import DIRTY_KINDS, IdSpace, add_dirty_rows
+from shopdata.planted import TRUTH_SCHEMA as PLANTED_TRUTH_SCHEMA
+from shopdata.planted import Planting, keep_orders, plant, planted_from_day, with_twins
 from shopdata.vocabulary import (
     BEST_QUERY_PREFIX,
     CATEGORIES,
@@ -1168,6 +1173,7 @@ RNG_STREAMS: tuple[str, ...] = (
     "reviews",
     "dirty",
     "campaign",  # appended: the streams above stay what they were
+    "planted",
 )
 #: Stages of :func:`generate_shop_with_latent`, one step of its progress bar each.
 N_STAGES = 8
@@ -1181,6 +1187,8 @@ def generate_shop_with_latent(
     dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
     campaign: CampaignEffect | None = None,
+    planted_signal: float = 0.0,
+    planted_from: str | None = None,
 ) -> tuple[dict[str, pa.Table], pa.Table]:
     """Generate the shop tables plus a ground-truth table of latent customer parameters.
 
@@ -1189,10 +1197,14 @@ def generate_shop_with_latent(
     ``return_propensity``, ``rating_leniency``, ``dropped_out_at`` (null if still alive at
     ``end``) and ``is_alive_at_end``. ``end`` is exclusive: no clean row is at or after it.
     With a ``campaign`` the tables get a one-row ``campaigns`` table and the latent table the
-    columns of :func:`campaign_truth`.
+    columns of :func:`campaign_truth`. With ``planted_signal > 0`` (strength of the planted
+    signal, :mod:`shopdata.planted`; its effect starts on ``planted_from``, default the middle
+    day) the latent table gets ``marker_affinity`` and ``planted_dropout_at`` and
+    ``dropped_out_at`` / ``is_alive_at_end`` include the planted dropouts.
     """
     _validate_args(n_customers, dirty_fraction)
     clock = make_clock(start, end)
+    from_t = planted_from_day(planted_signal, planted_from, start, end)
     rng = _rngs(seed, RNG_STREAMS)
     began = time.perf_counter()
     bar = tqdm(total=N_STAGES, desc="synthetic shop", unit="stage", disable=not show_progress)
@@ -1201,6 +1213,12 @@ def generate_shop_with_latent(
             customers = make_customers(rng["customers"], n_customers, clock.horizon)
         with _stage(bar, "catalogue"):
             catalogue = make_catalogue(rng["catalogue"], n_customers)
+            planted: Planting | None = None
+            if planted_signal > 0.0:
+                planted, twins = plant(
+                    rng["planted"], planted_signal, from_t, n_customers, catalogue.names
+                )
+                catalogue = with_twins(catalogue, twins)
             product_ids = _product_ids(catalogue)
         with _stage(bar, "purchases"):
             purchases = simulate_purchases(rng["purchases"], customers, clock, show_progress)
@@ -1214,13 +1232,25 @@ def generate_shop_with_latent(
                     clock,
                 )
                 purchases = add_campaign_purchases(rng["campaign"], draws, purchases)
+            if planted is not None:
+                planted.draw_dropouts(
+                    rng["planted"],
+                    purchases.customer,
+                    purchases.t,
+                    purchases.dropped_at,
+                    clock.horizon,
+                )
         with _stage(bar, "orders"):
             orders = make_orders(rng["orders"], customers, catalogue, purchases, clock)
-            ids = _id_space(n_customers, len(orders.t))
+            kept = orders
+            if planted is not None:  # events and reviews come from all orders, then filtered
+                orders.item_product = planted.relabel(
+                    orders.customer[orders.item_order], orders.item_product
+                )
+                kept = keep_orders(orders, planted.keep(orders.customer, orders.t))
+            ids = _id_space(n_customers, len(kept.t))
             customer_ids = ids.customer_ids(np.arange(n_customers))
-            orders_table, items_table = _orders_tables(
-                orders, ids, customer_ids, product_ids, clock
-            )
+            orders_table, items_table = _orders_tables(kept, ids, customer_ids, product_ids, clock)
         with _stage(bar, "events"):
             events = make_events(
                 rng["events"],
@@ -1232,10 +1262,15 @@ def generate_shop_with_latent(
                 customer_ids,
                 product_ids,
             )
+            if planted is not None:
+                events = planted.relabel_events(events, customer_ids, product_ids)
+                events = planted.keep_table(events, "event_at", customer_ids, clock.start_us)
         with _stage(bar, "reviews"):
             reviews = make_reviews(
                 rng["reviews"], customers, catalogue, orders, clock, customer_ids, product_ids
             )
+            if planted is not None:
+                reviews = planted.keep_table(reviews, "reviewed_at", customer_ids, clock.start_us)
         with _stage(bar, "tables"):
             clean = {
                 "customers": _customers_table(customers, customer_ids, clock),
@@ -1245,9 +1280,17 @@ def generate_shop_with_latent(
                 "events": events,
                 "reviews": reviews,
             }
+            if planted is not None:
+                purchases.dropped_at = planted.dropped_at(purchases.dropped_at)
             latent = _latent_table(customers, purchases, customer_ids, clock)
+            if planted is not None:
+                dropout_t = planted.dropped_at(np.zeros(n_customers))
+                for field, column in zip(
+                    PLANTED_TRUTH_SCHEMA, planted.truth(clock.to_us(dropout_t)), strict=True
+                ):
+                    latent = latent.append_column(field, column)
             if draws is not None:
-                truth = campaign_truth(draws, orders, customer_ids)
+                truth = campaign_truth(draws, kept, customer_ids)
                 for name in truth.column_names[1:]:
                     latent = latent.append_column(name, truth.column(name))
         with _stage(bar, "dirty rows"):
@@ -1273,16 +1316,26 @@ def generate_shop(
     dirty_fraction: float = DEFAULT_DIRTY_FRACTION,
     show_progress: bool = True,
     campaign: CampaignEffect | None = None,
+    planted_signal: float = 0.0,
+    planted_from: str | None = None,
 ) -> dict[str, pa.Table]:
     """Generate a synthetic shop: ``{customers, orders, order_items, products, events, reviews}``.
 
     Deterministic in all arguments (``show_progress`` aside). Covers ``[start, end)``;
     ``dirty_fraction`` of each table's rows (at least one per kind, see :data:`DIRTY_KINDS`)
     are deliberately broken; ``0`` gives perfectly clean data. ``campaign``: see
-    :class:`CampaignEffect`.
+    :class:`CampaignEffect`. ``planted_signal`` / ``planted_from``: see :mod:`shopdata.planted`.
     """
     tables, _ = generate_shop_with_latent(
-        n_customers, seed, start, end, dirty_fraction, show_progress, campaign
+        n_customers,
+        seed,
+        start,
+        end,
+        dirty_fraction,
+        show_progress,
+        campaign,
+        planted_signal,
+        planted_from,
     )
     return tables
 
@@ -1334,6 +1387,23 @@ def _parser() -> argparse.ArgumentParser:
         default=0.3,
         help="probability of the extra purchase per treatment customer (default 0.3)",
     )
+    planted = p.add_argument_group(
+        "planted signal (off unless --planted-signal > 0)",
+        "Customers with a latent affinity buy marker twins of products, e.g. 'Hardcover "
+        "Cookbook (Refurbished)' (same price and category), and from --planted-from on have "
+        "an extra dropout hazard that rises with it: churn that only product names reveal "
+        "(see shopdata.planted).",
+    )
+    planted.add_argument(
+        "--planted-signal",
+        type=float,
+        default=0.0,
+        help="strength: extra dropout hazard per day is X * affinity^2 / 30 (default 0: off)",
+    )
+    planted.add_argument(
+        "--planted-from",
+        help="first day YYYY-MM-DD of the planted churn (default: the period's middle day)",
+    )
     return p
 
 
@@ -1356,10 +1426,17 @@ def _campaign_effect(p: argparse.ArgumentParser, args: argparse.Namespace) -> Ca
 
 
 def main_synthetic(argv: list[str] | None = None) -> int:
-    """CLI: ``--customers N --seed S --out DIR [--dirty-fraction F] [--start D] [--end D]``."""
+    """CLI: ``--customers N --seed S --out DIR [--dirty-fraction F] [--start D] [--end D]``.
+
+    Also ``--latent``, the campaign options and ``--planted-signal X [--planted-from D]``.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     campaign = _campaign_effect(parser, args)
+    try:
+        planted_from_day(args.planted_signal, args.planted_from, args.start, args.end)
+    except ValueError as error:
+        parser.error(str(error))
     began = time.perf_counter()
     tables, latent = generate_shop_with_latent(
         args.customers,
@@ -1369,6 +1446,8 @@ def main_synthetic(argv: list[str] | None = None) -> int:
         dirty_fraction=args.dirty_fraction,
         show_progress=not args.no_progress,
         campaign=campaign,
+        planted_signal=args.planted_signal,
+        planted_from=args.planted_from,
     )
     write_shop(tables, args.out)
     if args.latent:
