@@ -1,0 +1,76 @@
+{#- The texts events refer to (event_texts, customer_events): one home for how a product, a
+    review and a search query become an event text and its id, so both models agree. -#}
+
+{% macro event_text_id(kind, text) -%}
+    {#- The key of an event text: md5 hex of kind ':' text. -#}
+    md5({{ kind }} || ':' || {{ text }})
+{%- endmacro %}
+
+{% macro event_product_text(name_words, category_words) -%}
+    {#- "<name words>, <category words>" (each from product_words: no digits, sizes or
+        placeholders); null when the name leaves no word (a missing or placeholder name), so
+        such a product has no text. The raw contract has no brand or department. -#}
+    case
+        when {{ name_words }} is not null
+            then {{ name_words }} || coalesce(', ' || {{ category_words }}, '')
+    end
+{%- endmacro %}
+
+{% macro event_review_text(text) -%}
+    {#- A review's first whole sentences, scrubbed (scrub_text), at most 40 words; null when
+        nothing is left. -#}
+    {{ scrub_text(text, 40, whole_sentences=true) }}
+{%- endmacro %}
+
+{% macro event_search_text(text) -%}
+    {#- A search query, scrubbed (scrub_text), at most 8 words; null when nothing is left. -#}
+    {{ scrub_text(text, 8) }}
+{%- endmacro %}
+
+{% macro event_text_sources(cutoff_sql) -%}
+    {#- (text_kind, source_key, text, text_id) of every product, review text and search query
+        that an event before `cutoff_sql` (a scalar SQL expression) refers to, with a
+        non-empty text. source_key is the product_id, the raw review text or the raw query. -#}
+    select
+        'product' as text_kind,
+        product_id as source_key,
+        {{ event_product_text('name_words', 'category_words') }} as text
+    from (
+        select
+            product_id,
+            {{ product_words('product_name', 6) }} as name_words,
+            {{ product_words('category', 3) }} as category_words
+        from {{ ref('stg_products') }}
+    ) as products
+    where product_id in (
+        select order_items.product_id
+        from {{ ref('stg_order_items') }} as order_items
+        inner join {{ ref('stg_orders') }} as orders
+            on order_items.order_id = orders.order_id
+        where orders.ordered_at < {{ cutoff_sql }}
+        union
+        select product_id from {{ ref('stg_reviews') }}
+        where reviewed_at < {{ cutoff_sql }}
+        union
+        select product_id from {{ ref('stg_events') }}
+        where event_at < {{ cutoff_sql }}
+    )
+    union all
+    select
+        'review' as text_kind,
+        review_text as source_key,
+        {{ event_review_text('review_text') }} as text
+    from (
+        select distinct review_text from {{ ref('stg_reviews') }}
+        where reviewed_at < {{ cutoff_sql }} and review_text is not null
+    ) as reviews
+    union all
+    select
+        'search' as text_kind,
+        search_query as source_key,
+        {{ event_search_text('search_query') }} as text
+    from (
+        select distinct search_query from {{ ref('stg_events') }}
+        where event_at < {{ cutoff_sql }} and search_query is not null
+    ) as searches
+{%- endmacro %}
