@@ -28,21 +28,33 @@
 {%- endmacro %}
 
 {% macro event_text_sources(cutoff_sql) -%}
-    {#- (text_kind, source_key, text, text_id) of every product, review text and search query
-        that an event before `cutoff_sql` (a scalar SQL expression) refers to, with a
-        non-empty text. source_key is the product_id, the raw review text or the raw query. -#}
+    {#- (text_kind, source_key, text) of every product, review text and search query that an
+        event before `cutoff_sql` (a scalar SQL expression) refers to; text is null when it
+        scrubs to nothing. source_key is the product_id, the raw review text or the raw query.
+        Products have a text only when the catalogue has two or more distinct ones. -#}
     select
         'product' as text_kind,
         product_id as source_key,
-        {{ event_product_text('name_words', 'category_words') }} as text
+        text
     from (
         select
             product_id,
-            {{ product_words('product_name', 6) }} as name_words,
-            {{ product_words('category', 3) }} as category_words
-        from {{ ref('stg_products') }}
+            {{ event_product_text('name_words', 'category_words') }} as text,
+            count(distinct {{ event_product_text('name_words', 'category_words') }}) over ()
+                as catalogue_texts
+        from (
+            select
+                product_id,
+                {{ product_words('product_name', 6) }} as name_words,
+                {{ product_words('category', 3) }} as category_words
+            from {{ ref('stg_products') }}
+        ) as words
     ) as products
-    where product_id in (
+    where
+        {#- A catalogue of one text (CDNOW: every product is "compact disc") says nothing, as
+            in the behaviour text: then no product has a text. #}
+        products.catalogue_texts >= 2
+        and product_id in (
         select order_items.product_id
         from {{ ref('stg_order_items') }} as order_items
         inner join {{ ref('stg_orders') }} as orders
