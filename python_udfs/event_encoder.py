@@ -110,7 +110,9 @@ def event_encoder_fingerprint(path: Path | str | None, precision: str = DBT_PREC
         files = _checkpoint_files(directory)
         stamps = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     except OSError as error:
-        raise EventEncoderError(f"cannot read the event text encoder {directory}: {error}") from error
+        raise EventEncoderError(
+            f"cannot read the event text encoder {directory}: {error}"
+        ) from error
     recipe = json.dumps(
         ["mean", "l2", EVENT_TEXT_MAX_TOKENS, precision, LENGTH_STEP, MIN_BATCH_ROWS]
     )

@@ -74,7 +74,8 @@ def test_embeddings_are_normalised_and_embed_texts_to_the_bit(small_warehouse: D
     stored = np.asarray([row[1] for row in rows], dtype=np.float32)
     norms = np.linalg.norm(stored.astype(np.float64), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-5)
-    again = event_encoder.embed_texts("", [row[0] for row in rows], "fp32", device="cpu")
+    # The device dbt used: CLV_DEVICE, else CUDA when present (embed_texts resolves the same).
+    again = event_encoder.embed_texts("", [row[0] for row in rows], "fp32")
     assert again.dtype == np.float32 and again.shape == stored.shape
     assert np.array_equal(again, stored)
 

@@ -33,9 +33,9 @@ texts as (
     select
         text_kind,
         source_key,
-        {{ event_text_id('text_kind', 'text') }} as text_id
+        {{ event_text_id('text_kind', 'source_text') }} as text_id
     from sources
-    where text is not null
+    where source_text is not null
 ),
 
 product_texts as (
@@ -92,8 +92,8 @@ order_events as (
         orders.order_id as event_key,
         cast(orders.order_total as double) as amount,
         cast(order_quantities.quantity as double) as quantity,
-        coalesce(order_texts.text_ids, cast([] as varchar [])) as text_ids,
-        coalesce(order_texts.text_weights, cast([] as double [])) as text_weights
+        coalesce(order_texts.text_ids, cast([] as varchar[])) as text_ids,
+        coalesce(order_texts.text_weights, cast([] as double[])) as text_weights
     from {{ ref('stg_orders') }} as orders
     left join order_quantities
         on orders.order_id = order_quantities.order_id
@@ -109,8 +109,8 @@ refund_events as (
         refund_id as event_key,
         cast(amount as double) as amount,
         cast(null as double) as quantity,
-        cast([] as varchar []) as text_ids,
-        cast([] as double []) as text_weights
+        cast([] as varchar[]) as text_ids,
+        cast([] as double[]) as text_weights
     from {{ ref('stg_refunds') }}
 ),
 
@@ -125,7 +125,7 @@ review_events as (
         list_filter(
             [review_texts.text_id, product_texts.text_id], lambda text_id: text_id is not null
         ) as text_ids,
-        cast(null as double []) as text_weights
+        cast(null as double[]) as text_weights
     from {{ ref('stg_reviews') }} as reviews
     left join texts as review_texts
         on
@@ -152,7 +152,7 @@ browsing_events as (
         list_filter(
             [search_texts.text_id, product_texts.text_id], lambda text_id: text_id is not null
         ) as text_ids,
-        cast(null as double []) as text_weights
+        cast(null as double[]) as text_weights
     from {{ ref('stg_events') }} as events
     left join texts as search_texts
         on
@@ -232,7 +232,7 @@ final as (
         cutoff_date,
         cast(coalesce(n_events, 0) as bigint) as n_events,
         list_transform(
-            coalesce(history, [])[greatest(coalesce(n_events, 0) - {{ sequence_length }}, 0) + 1:coalesce(n_events, 0)],
+            history[greatest(n_events - {{ sequence_length }}, 0) + 1:n_events],
             lambda event: struct_pack(
                 event_type := event.event_type,
                 days_before_cutoff := date_diff(

@@ -13,11 +13,12 @@ sources as (
 
 texts as (
     select distinct
-        {{ event_text_id('text_kind', 'text') }} as text_id,
+        {{ event_text_id('text_kind', 'source_text') }} as text_id,
         text_kind,
-        text
+        {#- The sequence model interface names this column `text`, a keyword. #}
+        source_text as text  -- noqa: RF04
     from sources
-    where text is not null
+    where source_text is not null
 )
 
 select * from texts
