@@ -23,6 +23,8 @@
         'discount_rate_monthly': 'share',
         'lifetime_months': 'positive_int',
         'gross_margin': 'share',
+        'event_sequence_length': 'sequence_length',
+        'event_text_encoder': 'optional_path',
     }) }}
 {%- endmacro %}
 
@@ -46,6 +48,18 @@
                 ~ ": expected a non-empty folder path without line breaks") }}
         {%- endif -%}
         {{ return(text) }}
+    {%- elif kind == 'optional_path' -%}
+        {%- if modules.re.search('[\\n\\r\\x00]', text) -%}
+            {{ exceptions.raise_compiler_error(where
+                ~ ": expected a folder path without line breaks, or empty") }}
+        {%- endif -%}
+        {{ return(text) }}
+    {%- elif kind == 'sequence_length' -%}
+        {%- if not modules.re.fullmatch('[0-9]{1,4}', text) or raw is sameas true
+            or raw is sameas false or text | int < 16 or text | int > 512 -%}
+            {{ exceptions.raise_compiler_error(where ~ ": expected a whole number from 16 to 512") }}
+        {%- endif -%}
+        {{ return(text | int) }}
     {%- elif kind == 'raw_format' -%}
         {%- if text not in ['csv', 'parquet'] -%}
             {{ exceptions.raise_compiler_error(where ~ ": expected csv or parquet") }}

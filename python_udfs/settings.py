@@ -52,10 +52,13 @@ SETTINGS: dict[str, str] = {
     "discount_rate_monthly": "share",
     "lifetime_months": "positive_int",
     "gross_margin": "share",
+    "event_sequence_length": "sequence_length",
+    "event_text_encoder": "optional_path",
 }
 RAW_FORMATS = ("csv", "parquet")
 CUTOFF_KEYS = ("start", "step_days", "count")
 DEFAULT_STEP_DAYS = 91
+SEQUENCE_LENGTH_RANGE = (16, 512)  # event_sequence_length: events kept per customer and cutoff
 MIN_YEAR = 1900
 _INT = re.compile(r"[0-9]+")
 _SHARE = re.compile(r"[0-9]+([.][0-9]*)?|[.][0-9]+")
@@ -135,6 +138,15 @@ def validate(name: str, raw: Any) -> Any:
         if not text or _BAD_PATH_CHARS.search(text):
             raise SettingsError(f"{where}: expected a non-empty folder path without line breaks")
         return text
+    if kind == "optional_path":
+        if _BAD_PATH_CHARS.search(text):
+            raise SettingsError(f"{where}: expected a folder path without line breaks, or empty")
+        return text
+    if kind == "sequence_length":
+        low, high = SEQUENCE_LENGTH_RANGE
+        if not _INT.fullmatch(text) or isinstance(raw, bool) or not low <= int(text) <= high:
+            raise SettingsError(f"{where}: expected a whole number from {low} to {high}")
+        return int(text)
     if kind == "raw_format":
         if text not in RAW_FORMATS:
             raise SettingsError(f"{where}: expected csv or parquet")

@@ -42,7 +42,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import numpy as np
@@ -185,12 +185,20 @@ def _as_struct(table: pa.Table) -> pa.StructArray:
     )
 
 
+class UdfOwner(Protocol):
+    """What serves a set of UDFs (LazyScorer, event_encoder.LazyEventEncoder): two
+    registrations on one database are the same when path and device are."""
+
+    model_path: Path
+    device: str | None
+
+
 # DuckDB keeps Python UDFs in the database instance, which every connection to the same file
 # in one process shares; only the registering connection can remove one, and a function whose
 # connection was closed must not be called. So a second connection finds the functions there:
 # fine for the same model while the first connection lives (it is kept open here), an error
 # for another model or a closed first connection.
-_OWNERS: dict[tuple[str, str], tuple[LazyScorer, duckdb.DuckDBPyConnection]] = {}
+_OWNERS: dict[tuple[str, str], tuple[UdfOwner, duckdb.DuckDBPyConnection]] = {}
 
 
 def _database_key(con: duckdb.DuckDBPyConnection) -> str:
@@ -201,7 +209,7 @@ def _database_key(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _create_function(
-    con: duckdb.DuckDBPyConnection, scorer: LazyScorer, name: str, *args, **kwargs
+    con: duckdb.DuckDBPyConnection, scorer: UdfOwner, name: str, *args, **kwargs
 ) -> None:
     """create_function, replacing an earlier registration of `name` on this connection (dbt may
     configure one connection more than once); reusing one from another connection to the same

@@ -213,3 +213,15 @@ def test_implausible_orders_are_quarantined_and_move_no_features(tmp_path):
         clean, dirty = (runs[n].query(sql) for n in (0, OUTLIER_ORDERS))
         assert len(clean) > 2_000
         assert dirty == clean, table
+
+
+def test_a_catalogue_of_one_product_gives_no_event_text_and_loads_no_encoder(cdnow):
+    # CDNOW's one product ("compact disc") says nothing: no text, nothing to embed, while
+    # every customer and cutoff still gets its orders as events.
+    assert cdnow.scalar("select count(*) from event_texts") == 0
+    assert cdnow.scalar("select count(*) from event_text_embeddings") == 0
+    assert cdnow.scalar(
+        "select count(*) = (select count(*) from (select customer_id, cutoff_date from "
+        "customer_features union select customer_id, cutoff_date from training_examples)) "
+        "and min(n_events) >= 1 from customer_events"
+    )
