@@ -131,6 +131,7 @@
             )
         when 'behaviour_text' then
             'what the history says: "' || {{ reason_text_excerpt(f ~ '.behaviour_text') }} || '"'
+        when 'event_history' then 'the order and timing of recent events'
         when 'other_features' then 'other features'
         else {{ driver }}
     end

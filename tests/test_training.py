@@ -323,15 +323,18 @@ def test_selection_picks_the_lowest_validation_loss_and_refits_on_all_rows(
 def test_text_gate_ships_numeric_only_when_the_text_does_not_lower_validation_loss():
     from training.train import choose_shipped
 
-    gated = TrainConfig(database=Path("unused.duckdb"), output_dir=Path("unused"))
-    assert choose_shipped(gated, {"fused": 2.60, "numeric": 2.59})[0] == "numeric"
-    assert choose_shipped(gated, {"fused": 2.58, "numeric": 2.59})[0] == "fused"
+    gated = TrainConfig(
+        database=Path("unused.duckdb"), output_dir=Path("unused"), variants="fused"
+    )
+    assert choose_shipped({"fused": 2.60, "numeric": 2.59})[0] == "numeric"
+    assert choose_shipped({"fused": 2.58, "numeric": 2.59})[0] == "fused"
     assert "numeric" in gated.variant_list  # the gate always trains what it compares against
     ungated = TrainConfig(
-        database=Path("unused.duckdb"), output_dir=Path("unused"), text_gate=False
-    )
+        database=Path("unused.duckdb"), output_dir=Path("unused"), text_gate=False,
+        variants="fused",
+    )  # fmt: skip
     assert ungated.variant_list == ["fused"]
-    assert choose_shipped(ungated, {"fused": 2.60})[0] == "fused"
+    assert choose_shipped({"fused": 2.60}, gate=False)[0] == "fused"
 
 
 def test_gated_artifact_scores_like_its_report(small_warehouse, tiny_bert, tmp_path):
@@ -346,11 +349,12 @@ def test_gated_artifact_scores_like_its_report(small_warehouse, tiny_bert, tmp_p
         grid="none",
         bootstrap_samples=20,
         validation="customers",
+        variants="fused",
     )
     config = json.loads((directory / "config.json").read_text())
     shipped = report["context"]["shipped"]
     assert config["inputs"] == {"transformer": "fused", "numeric_only": "numeric"}[shipped]
-    assert "selection-validation loss" in config["selection"]["text_gate"]
+    assert "ships" in config["selection"]["text_gate"]
     rows = read_predictions(directory)
     column = "numeric_only_clv" if shipped == "transformer" else "transformer_clv"
     assert column in rows[0] and "predicted_clv" in rows[0]

@@ -198,28 +198,47 @@ def describe_difference(row: dict) -> str:
     )
 
 
-def text_contribution(comparisons: list[dict]) -> str:
-    """Plain words: does the behaviour text help, and by how much (fused vs numeric-only)."""
-    rows = [r for r in comparisons if r["a"] == MODEL and r["b"] == "numeric_only"]
+def contribution(comparisons: list[dict], a: str, b: str, what: str) -> str | None:
+    """Plain words: does `what` (the difference between variant a and b) help, by how much."""
+    rows = [r for r in comparisons if r["a"] == a and r["b"] == b]
     if not rows:
-        return "The text contribution was not measured (no numeric-only variant)."
-    helps = [r for r in rows if r["ci_low"] > 0]
-    hurts = [r for r in rows if r["ci_high"] < 0]
+        return None
+    helps = [r["metric"] for r in rows if r["ci_low"] > 0]
+    hurts = [r["metric"] for r in rows if r["ci_high"] < 0]
     details = "; ".join(f"{r['metric']} {describe_difference(r)}" for r in rows)
     if helps and not hurts:
-        verdict_words = "The behaviour text helps: adding it to the numeric features improves "
-        verdict_words += ", ".join(r["metric"] for r in helps)
+        words = f"{what} helps: it improves " + ", ".join(helps)
     elif hurts and not helps:
-        verdict_words = "The behaviour text hurts: the fused model is worse than numeric-only on "
-        verdict_words += ", ".join(r["metric"] for r in hurts)
+        words = f"{what} hurts: {a} is worse than {b} on " + ", ".join(hurts)
     elif helps and hurts:
-        verdict_words = "The behaviour text has mixed effects"
+        words = f"{what} has mixed effects"
     else:
-        verdict_words = (
-            "The behaviour text does not measurably help: every interval of the difference "
-            "between the fused and the numeric-only model includes zero"
+        words = (
+            f"{what} does not measurably help: every interval of the difference between "
+            f"{a} and {b} includes zero"
         )
-    return f"{verdict_words}. Fused minus numeric-only: {details}."
+    return f"{words}. {a} minus {b}: {details}."
+
+
+# (a, b, what their difference measures), in the order the report states them.
+CONTRIBUTIONS = (
+    (MODEL, "numeric_only", "The behaviour text"),
+    ("sequence", "numeric_only", "The event sequence"),
+    ("sequence_pretrained", "numeric_only", "The pretrained event sequence"),
+    ("sequence_text", "sequence", "The event texts"),
+    ("sequence_pretrained", "sequence", "The masked-event pretraining"),
+    ("sequence_text_pretrained", "sequence_text", "The masked-event pretraining (with texts)"),
+)
+
+
+def text_contribution(comparisons: list[dict]) -> str:
+    """Plain words: what the behaviour text, the event sequence, its texts and the
+    pretraining each add (paired intervals of the variants that were trained)."""
+    lines = [contribution(comparisons, a, b, what) for a, b, what in CONTRIBUTIONS]
+    found = [line for line in lines if line]
+    if not found:
+        return "The text contribution was not measured (no numeric-only variant)."
+    return "\n".join(found)
 
 
 def winners(metrics: dict[str, dict[str, float]]) -> dict[str, str]:
