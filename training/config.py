@@ -97,7 +97,7 @@ class TrainConfig:
         "sequence_pretrained, sequence_text, sequence_text_pretrained (the behaviour encoder "
         "over the event sequence, with/without event texts, with/without masked-event "
         "pretraining), fused / text (the behaviour paragraph); auto: numeric + the four "
-        "sequence variants (text ones only when the events carry text)",
+        "sequence variants (text ones only when the events carry text), e.g. auto,fused",
     )
     refit: bool = _opt(True, "refit on all labelled rows with the selected settings and epochs")
     text_gate: bool = _opt(
@@ -212,9 +212,11 @@ class TrainConfig:
     def variant_list(self) -> list[str]:
         """The variants to train: those asked for, plus numeric-only when the text gate needs
         it to compare against."""
-        listed = [v.strip() for v in self.variants.split(",") if v.strip()]
-        if listed == ["auto"]:
-            listed = list(AUTO_VARIANTS)
+        listed = []
+        for name in (v.strip() for v in self.variants.split(",")):
+            for variant in AUTO_VARIANTS if name == "auto" else (name,) if name else ():
+                if variant not in listed:
+                    listed.append(variant)
         if self.text_gate and "numeric" not in listed:
             listed.append("numeric")
         return listed

@@ -212,11 +212,11 @@ def _text_embeddings(
     wanted = pa.table({"text_id": pa.array(list(unique), pa.string())})
     con.register("wanted_texts", wanted)
     try:
-        stored = con.execute(
+        stored = con.sql(
             "select wanted_texts.text_id, event_text_embeddings.embedding from wanted_texts "
             "inner join event_text_embeddings on event_text_embeddings.text_id = "
             "wanted_texts.text_id and event_text_embeddings.encoder_fingerprint = ?",
-            [fingerprint],
+            params=[fingerprint],
         ).to_arrow_table()
     except duckdb.CatalogException as error:
         raise _missing_table(database, "event_text_embeddings", error) from error
