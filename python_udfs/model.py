@@ -57,6 +57,13 @@ class ResidualBlock(nn.Module):
         return x + self.fc2(self.dropout(nn.functional.gelu(self.fc1(self.norm(x)))))
 
 
+def _head(width: int, hidden: int, dropout: float) -> nn.Sequential:
+    """Linear -> GELU -> Dropout -> Linear(4): the ZILN logits (3) and the churn logit."""
+    return nn.Sequential(
+        nn.Linear(width, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 4)
+    )
+
+
 class ClvModel(nn.Module):
     """Encoder + numeric tower + fused head.
 
@@ -100,13 +107,18 @@ class ClvModel(nn.Module):
             *(ResidualBlock(hidden, dropout) for _ in range(numeric_blocks)),
             nn.LayerNorm(hidden),
         )
-        width = hidden if inputs == "numeric" else dim if inputs == "text" else dim + hidden
-        self.head = nn.Sequential(
-            nn.Linear(width, hidden),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, 4),
-        )
+        width = {"numeric": hidden, "text": dim, "fused": dim + hidden}.get(inputs, hidden)
+        self.head = _head(width, hidden, dropout)
+        # A sequence model is the numeric model plus a correction from the events: its head
+        # reads the numeric tower only, and sequence_head (zero at the start) adds what the
+        # sequence vector, next to the tower's features, says on top.
+        self.sequence_head = None
+        if self.sequence is not None:
+            self.sequence_head = _head(dim + hidden, hidden, dropout)
+            final = self.sequence_head[-1]
+            assert isinstance(final, nn.Linear)
+            nn.init.zeros_(final.weight)
+            nn.init.zeros_(final.bias)
 
     @property
     def uses_text(self) -> bool:
@@ -133,6 +145,11 @@ class ClvModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """embedding [B,H] (the text embedding, or the sequence vector of a sequence model;
         unused if inputs="numeric"), numeric [B,F] -> ziln [B,3], churn [B]."""
+        if self.sequence_head is not None:
+            tower = self.numeric_tower(numeric.float())
+            joint = torch.cat([self.text_norm(embedding.float()), tower], dim=-1)
+            out = self.head(tower) + self.sequence_head(joint)
+            return out[:, :3], out[:, 3]
         parts = []
         if self.inputs != "numeric":
             parts.append(self.text_norm(embedding.float()))

@@ -13,8 +13,10 @@ map (no bias) of the text's frozen sentence embedding. Because the map is linear
 with the weighted mean, so scoring projects each distinct text once (clv_event_text_vector)
 and pools in the scoring UDF, while training pools first: the same numbers either way.
 
-A [CLS] token is prepended; its final state (LayerNorm) is the customer's sequence vector,
-which the head fuses with the numeric tower exactly as a text embedding is fused. The same
+A [CLS] token is prepended; its final state, plus (text models) an MLP of the mean text vector
+of the whole history (which products, directly, next to what attention makes of them), then a
+LayerNorm, is the customer's sequence vector, which the head fuses with the numeric tower
+exactly as a text embedding is fused. The same
 module, with `token_states`, serves the masked-event pretraining (training.pretrain).
 
 Everything that turns raw event columns into tensors lives here too (`EventBatch`,
@@ -194,7 +196,17 @@ class BehaviourEncoder(nn.Module):
         nn.init.normal_(self.cls, std=0.02)
         if spec.uses_text:
             self.text_projection = nn.Linear(spec.text_input_dim, spec.text_dim, bias=False)
+            # LayerNorms after the pooling (the projection and the pooling stay linear, so
+            # they commute): the frozen embeddings have unit norm, their projections are
+            # small next to the event tokens unless rescaled
+            self.event_text_norm = nn.LayerNorm(spec.text_dim)
+            self.history_text_norm = nn.LayerNorm(spec.text_dim)
             self.text_to_token = nn.Linear(spec.text_dim, w)
+            # what the whole history is about: the mean text vector of its events, added to
+            # the [CLS] state (a direct path for "which products", next to the attention)
+            self.history_text = nn.Sequential(
+                nn.Linear(spec.text_dim, w), nn.GELU(), nn.Linear(w, w)
+            )
         self.token_norm = nn.LayerNorm(w)
         if spec.encoder == "transformer":
             layer = nn.TransformerEncoderLayer(
@@ -227,13 +239,33 @@ class BehaviourEncoder(nn.Module):
             if replace is not None:
                 has = has & ~replace
             vectors = text if batch.projected else self.project_texts(text)
+            vectors = self.event_text_norm(vectors)
             x = x + self.text_to_token(vectors) * has.unsqueeze(-1).to(x.dtype)
         return self.token_norm(x)
+
+    def history_text_vector(self, batch: EventBatch) -> torch.Tensor | None:
+        """[B, text_dim] the mean projected text vector of each sequence's events with text
+        (zero without any), or None when the model reads no text."""
+        if not self.spec.uses_text or batch.text is None:
+            return None
+        vectors = batch.text if batch.projected else self.project_texts(batch.text)
+        has = batch.mask if batch.has_text is None else batch.has_text & batch.mask
+        weights = has.to(vectors.dtype).unsqueeze(-1)
+        return (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
     def token_states(
         self, batch: EventBatch, replace: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(CLS state [B, width], event states [B, L, width])."""
+        cls, states = self._token_states(batch, replace)
+        history = self.history_text_vector(batch) if replace is None else None
+        if history is not None:
+            cls = cls + self.history_text(self.history_text_norm(history))
+        return self.out_norm(cls), states
+
+    def _token_states(
+        self, batch: EventBatch, replace: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.tokens(batch, replace)
         mask = batch.mask
         b = x.shape[0]
@@ -241,12 +273,11 @@ class BehaviourEncoder(nn.Module):
             x = torch.cat([self.cls.expand(b, -1, -1), x], dim=1)
             keep = torch.cat([torch.ones((b, 1), dtype=torch.bool, device=x.device), mask], 1)
             h = self.layers(x, src_key_padding_mask=~keep)
-            return self.out_norm(h[:, 0]), h[:, 1:]
+            return h[:, 0], h[:, 1:]
         x = torch.cat([self.cls.expand(b, -1, -1), x], dim=1)
         h, _ = self.gru(x)
         last = mask.sum(1)  # index of the last real event (CLS at 0 shifts by one)
-        pooled = h[torch.arange(b, device=h.device), last]
-        return self.out_norm(pooled), h[:, 1:]
+        return h[torch.arange(b, device=h.device), last], h[:, 1:]
 
     def forward(self, batch: EventBatch) -> torch.Tensor:
         return self.token_states(batch)[0]

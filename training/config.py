@@ -113,6 +113,9 @@ class TrainConfig:
     sequence_layers: int = _opt(2, "layers of the behaviour encoder")
     sequence_heads: int = _opt(4, "attention heads of the behaviour encoder")
     event_text_dim: int = _opt(32, "size of the projected event-text vectors")
+    sequence_lr: float = _opt(
+        3e-3, "learning rate of a sequence model's behaviour encoder and sequence head"
+    )
     pretrain_epochs: int = _opt(4, "epochs of masked-event pretraining (pretrained variants)")
     pretrain_lr: float = _opt(1e-3, "peak learning rate of the masked-event pretraining")
     pretrain_seconds: float | None = _opt(
@@ -259,7 +262,7 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "behaviour encoder": (
         "sequence_encoder", "sequence_width", "sequence_layers", "sequence_heads",
-        "event_text_dim", "pretrain_epochs", "pretrain_lr", "pretrain_seconds",
+        "event_text_dim", "sequence_lr", "pretrain_epochs", "pretrain_lr", "pretrain_seconds",
     ),
     "selection and evaluation": (
         "validation", "test_fraction", "early_stopping_fraction", "grid", "variants", "refit",

@@ -157,9 +157,7 @@ def load_events(
         )
     )
     types = np.array([type_id(t) for t in flat.column("event_type").to_pylist()], np.int64)
-    text_counts = pc.list_value_length(flat.column("text_ids")).to_numpy(
-        zero_copy_only=False
-    )
+    text_counts = pc.list_value_length(flat.column("text_ids")).to_numpy(zero_copy_only=False)
     text_counts = np.nan_to_num(text_counts.astype(np.float64)).astype(np.int64)
     weights = pc.list_flatten(flat.column("text_weights"))
     weight = np.nan_to_num(weights.to_numpy(zero_copy_only=False).astype(np.float32), nan=1.0)

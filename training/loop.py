@@ -161,6 +161,7 @@ class Trainer:
             embeddings = torch.zeros(len(examples), 1)
         self.embeddings: torch.Tensor | None = embeddings
         self.encode_texts_per_s: float | None = None
+        self.warm_started = False  # the model starts from a fitted one (evaluated as epoch 0)
 
     @functools.cached_property
     def lengths(self) -> np.ndarray:
@@ -323,6 +324,14 @@ class Trainer:
         state, best_state = FitState(), None
         if checkpoint is not None and checkpoint.exists:
             state, best_state = checkpoint.restore(self.model, optimizer, scheduler)
+        elif self.warm_started and early is not None:
+            # a warm start (the numeric model, training.variants) is epoch 0: an epoch must
+            # beat it to count, so the richer model never ends up worse than where it began
+            state.best_loss = self.mean_loss(early)
+            best_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+            }
+            logger.info("epoch 0 (warm start): early-stopping loss %.4f", state.best_loss)
         while not state.stopped and state.epoch < epochs:
             self.train_epoch(train, rng, optimizer, scheduler, state, epochs, checkpoint)
             best_state = self.end_epoch(early, state, epochs, best_state)

@@ -24,8 +24,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from python_udfs.sequence import N_TYPES, PAD_ID, BehaviourEncoder, SequenceSpec
+from python_udfs.sequence import N_TYPES, BehaviourEncoder, SequenceSpec
 from training.events import EventData
+from training.loop import LENGTH_SORT_BATCHES
 
 logger = logging.getLogger(__name__)
 MASK_SHARE = 0.15
@@ -108,12 +109,9 @@ def pretrain(
                disable=not progress)  # fmt: skip
     with bar:
         for _ in range(epochs):
-            order = rng.permutation(rows)
             total, seen = 0.0, 0
-            for start in range(0, len(order), batch_size):
-                group = order[start : start + batch_size]
-                batch = events.batch(group, text=spec.uses_text, length=spec.max_events)
-                batch = _trim(batch)
+            for group in length_sorted_batches(rows, events.lengths, batch_size, rng):
+                batch = events.batch(group, text=spec.uses_text)
                 chosen = mask_positions(batch.mask, generator)
                 loss = masked_event_loss(encoder, heads, batch, chosen)
                 optimizer.zero_grad(set_to_none=True)
@@ -135,13 +133,14 @@ def pretrain(
     return PretrainResult(state, losses, len(rows), round(time.perf_counter() - started, 1))
 
 
-def _trim(batch):
-    """Drop padding columns beyond the batch's longest sequence."""
-    width = int((batch.type_ids != PAD_ID).sum(1).max())
-    return type(batch)(
-        batch.type_ids[:, :width],
-        batch.values[:, :width],
-        None if batch.text is None else batch.text[:, :width],
-        None if batch.has_text is None else batch.has_text[:, :width],
-        batch.projected,
-    )
+def length_sorted_batches(
+    rows: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffled batches of similar sequence lengths (sorted within windows of
+    LENGTH_SORT_BATCHES batches, as the supervised loop does), so padding stays small."""
+    order = rng.permutation(rows)
+    window = batch_size * LENGTH_SORT_BATCHES
+    parts = [order[i : i + window] for i in range(0, len(order), window)]
+    order = np.concatenate([p[np.argsort(lengths[p], kind="stable")] for p in parts])
+    groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [groups[i] for i in rng.permutation(len(groups))]

@@ -145,9 +145,8 @@ def resolve_variants(cfg: TrainConfig, examples: Examples) -> tuple[list[str], E
         variants = [v for v in variants if not uses_event_text(v)]
     fingerprint = None
     if any(uses_event_text(v) for v in variants):
-        from python_udfs.event_encoder import event_encoder_fingerprint
-
         from python_udfs import settings
+        from python_udfs.event_encoder import event_encoder_fingerprint
 
         fingerprint = event_encoder_fingerprint(settings.load().event_text_encoder)
     events = load_events(cfg.database, examples.customer_id, examples.cutoff_date, fingerprint)
@@ -212,6 +211,8 @@ def train_variant(
     trained.validated[variant] = best.fit["early_stopping_loss"]
     trained.row_losses[variant] = best.trainer.row_losses(plan.select_val)
     trained.finals[variant] = final
+    if variant == "numeric":
+        runner.numeric_start = {"select": best, "refit": final}
 
 
 def pretrain_encoders(
@@ -288,7 +289,8 @@ def main(cfg: TrainConfig) -> Path:
     runner.events = setup.events
     trained = Trained()
     pretrain_encoders(cfg, setup, runner, trained)
-    for variant in setup.variants:
+    # numeric first: the sequence variants start from it (training.variants.warm_start)
+    for variant in sorted(setup.variants, key=lambda v: v != "numeric"):
         train_variant(cfg, setup, runner, variant, trained)
     shipped_variant, gate = choose_shipped(trained.validated, trained.row_losses, cfg.text_gate)
     logger.info("shipping the %s model: %s", VARIANT_NAMES[shipped_variant], gate)

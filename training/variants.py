@@ -39,6 +39,7 @@ WIDE_HIDDEN_FACTOR = 2
 WIDE_EXTRA_BLOCKS = 1
 REGULARISED_DROPOUT_FACTOR = 2
 REGULARISED_LR_DIVISOR = 3
+MIN_SEQUENCE_STEPS = 50  # a sequence model's default batch gets smaller below 50 steps an epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -137,6 +138,9 @@ class VariantTrainer:
         self._frozen = None  # (encoder, tokenizer) shared by models that never train it
         self.events: EventData | None = None
         self.pretrained: dict[bool, dict] = {}  # uses_event_text -> encoder state
+        # The fitted numeric model per phase ("select" / "refit"): sequence variants start from
+        # it, their sequence part switched off, and learn what the events add on top.
+        self.numeric_start: dict[str, Fitted] = {}
 
     def sequence_spec(self, variant: str, candidate: Candidate) -> SequenceSpec | None:
         """The behaviour encoder's settings of a sequence variant (None: not a sequence one)."""
@@ -215,6 +219,22 @@ class VariantTrainer:
         prepare_encoder(self.cfg, model, self.mode)
         return model
 
+    def warm_start(self, model: ClvModel, phase: str) -> bool:
+        """Start a sequence model at the fitted numeric model of `phase`: its tower and head,
+        frozen; sequence_head starts at zero, so the model scores exactly like the numeric one
+        until training finds what the events add (boosting on the numeric model). False when
+        there is none to start from."""
+        start = self.numeric_start.get(phase)
+        if model.sequence is None or start is None:
+            return False
+        model.numeric_tower.load_state_dict(start.model.numeric_tower.state_dict())
+        model.head.load_state_dict(start.model.head.state_dict())
+        # the numeric model is fitted (and early-stopped) already: training it further only
+        # overfits; the behaviour encoder and sequence_head learn what the events add
+        model.numeric_tower.requires_grad_(False)
+        model.head.requires_grad_(False)
+        return True
+
     def total_steps(self, rows: np.ndarray, batch_size: int, epochs: int) -> int:
         """Optimiser steps of a run (the length of the learning-rate schedule)."""
         per_epoch = math.ceil(len(rows) / batch_size)
@@ -245,12 +265,18 @@ class VariantTrainer:
             self.cfg, model, self.tokenizer, self.examples, numeric, self.device, embeddings,
             events=self.events,
         )  # fmt: skip
+        phase = "select" if early is not None else "refit"
+        trainer.warm_started = self.warm_start(model, phase)  # before the optimizer: freezes
+        if model.sequence is not None and not self.cfg.batch_size:
+            # small shops: at least MIN_SEQUENCE_STEPS steps an epoch
+            trainer.batch_size = int(
+                np.clip(len(rows) // MIN_SEQUENCE_STEPS, 32, trainer.batch_size)
+            )
         n_epochs = epochs or self.cfg.epochs
         total = self.total_steps(rows, trainer.batch_size, n_epochs)
-        optimizer, scheduler = build_optimizer(self.cfg, model, total, candidate.lr, self.mode)
-        checkpoint = self.run_checkpoint(
-            variant, candidate, "select" if early is not None else "refit"
-        )
+        lr = self.cfg.sequence_lr if model.sequence is not None else candidate.lr
+        optimizer, scheduler = build_optimizer(self.cfg, model, total, lr, self.mode)
+        checkpoint = self.run_checkpoint(variant, candidate, phase)
         started = time.perf_counter()
         fit = trainer.fit(rows, early, optimizer, scheduler, n_epochs, checkpoint)
         fit["train_seconds"] = round(time.perf_counter() - started, 1)
@@ -264,8 +290,12 @@ class VariantTrainer:
         """Train every candidate on select_train, early-stopped on select_val; the best one by
         validation loss (with its validation metrics for the record)."""
         results, best = [], None
+        start = self.numeric_start.get("select")
+        listed = candidates(self.cfg, self.mode, variant)
+        if variant.startswith("sequence") and start is not None:
+            listed = [start.candidate]  # the numeric model's settings: it starts from them
         for candidate in tqdm(
-            candidates(self.cfg, self.mode, variant),
+            listed,
             desc=f"selecting {variant}",
             unit="candidate",
             disable=not self.cfg.progress,
