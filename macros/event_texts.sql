@@ -111,3 +111,11 @@
     {%- do log('event_text_embeddings: embedding ' ~ count ~ ' new event texts', info=true) -%}
     {{ return(count) }}
 {%- endmacro %}
+
+{% macro upstream_by_name(relation, identifier) -%}
+    {#- The model `identifier` next to `relation` (same database and schema), without a DAG
+        edge: for a test of customer_events that reads models upstream of it. With a ref(),
+        eager indirect selection (dbt build --select +training_examples) would pick the test
+        up before customer_events exists. -#}
+    {{ return(relation.incorporate(path={'identifier': identifier})) }}
+{%- endmacro %}
