@@ -96,6 +96,7 @@
     {%- elif var('clv_lint_placeholder', false) -%}
         {{ return(1) }}
     {%- endif -%}
+    {{ check_event_embedding_size() }}
     {%- set sql -%}
         select count(*) from {{ ref('event_texts') }} as texts
         {%- if is_incremental() %}
@@ -110,4 +111,33 @@
     {%- set count = run_query(sql).columns[0].values()[0] | int -%}
     {%- do log('event_text_embeddings: embedding ' ~ count ~ ' new event texts', info=true) -%}
     {{ return(count) }}
+{%- endmacro %}
+
+{% macro upstream_by_name(relation, identifier) -%}
+    {#- The model `identifier` next to `relation` (same database and schema), without a DAG
+        edge: for a test of customer_events that reads models upstream of it. With a ref(),
+        eager indirect selection (dbt build --select +training_examples) would pick the test
+        up before customer_events exists. -#}
+    {{ return(relation.incorporate(path={'identifier': identifier})) }}
+{%- endmacro %}
+
+{% macro check_event_embedding_size() -%}
+    {#- event_text_embeddings stores FLOAT[dim] of one size: an encoder of another size (a new
+        event_text_encoder) needs the table rebuilt, which this says instead of a type error.
+        The UDF's type is read by binding it (describe), so nothing is embedded. -#}
+    {%- if is_incremental() -%}
+        {%- set stored = run_query(
+            "select data_type from information_schema.columns where table_schema = '"
+            ~ this.schema ~ "' and table_name = '" ~ this.identifier
+            ~ "' and column_name = 'embedding'").columns[0].values() -%}
+        {%- set wanted = run_query(
+            "describe select clv_embed_event_text('') as embedding").columns[1].values()[0] -%}
+        {%- if stored and stored[0] | upper != wanted | upper -%}
+            {{ exceptions.raise_compiler_error(
+                "event_text_embeddings stores " ~ stored[0] ~ " embeddings, but the event text "
+                ~ "encoder (setting event_text_encoder, env CLV_EVENT_TEXT_ENCODER) gives "
+                ~ wanted ~ ". Rebuild it for this encoder: dbt build --full-refresh --select "
+                ~ "event_text_embeddings") }}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}

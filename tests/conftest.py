@@ -43,10 +43,13 @@ def run_dbt(
     extra_vars: dict | None = None,
     command: tuple[str, ...] = ("build",),
     model_path: Path | None = None,
+    event_embeddings: bool = False,
 ) -> DbtRun:
     """Run `dbt <command>` of this project with its own database, target and log folders.
 
-    Without `model_path` the models that need a trained model (tag:scoring) are excluded."""
+    Without `model_path` the models that need a trained model (tag:scoring) are excluded from
+    a build; without `event_embeddings` so is event_text_embeddings (the base LM over every
+    event text: seconds per build that only the tests of the event tables need)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     db_path = work_dir / "warehouse.duckdb"
     dbt_vars = {"raw_path": str(raw_path), "raw_format": raw_format, **(extra_vars or {})}
@@ -55,8 +58,12 @@ def run_dbt(
         "CLV_EXPORT_PATH": str(work_dir / "exports"),
         "CLV_MODEL_PATH": str(model_path or work_dir / "no_model"),
     }
-    if model_path is None and command[0] == "build":
-        command = (*command, "--exclude", "tag:scoring")
+    excluded = [
+        *(["tag:scoring"] if model_path is None else []),
+        *([] if event_embeddings else ["event_text_embeddings"]),
+    ]
+    if excluded and command[0] == "build":
+        command = (*command, "--exclude", *excluded)
     completed = invoke(
         command, work_dir, env, dbt_vars, target="ci", capture_output=True, text=True, check=False
     )
@@ -76,7 +83,8 @@ def token_counts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[i
 
 @pytest.fixture(scope="session")
 def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtRun:
-    """A built warehouse of a 1,500-customer synthetic shop with two training cutoffs."""
+    """A built warehouse of a 1,500-customer synthetic shop with two training cutoffs (its
+    event texts embedded too)."""
     from shopdata.synthetic import generate_shop, write_shop
 
     work = tmp_path_factory.mktemp("small_warehouse")
@@ -90,6 +98,7 @@ def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtRun:
             "horizon_days": 180,
             "churn_horizon_days": 90,
         },
+        event_embeddings=True,
     )
     assert run.returncode == 0, run.output[-5000:]
     return run

@@ -1,6 +1,10 @@
 {#- The leak test: fails on every event of customer_events that is not strictly before its
     cutoff (days_before_cutoff <= 0 or null), and on every row that counts fewer events than
-    staging holds before the cutoff for that customer's orders alone (an order is an event). -#}
+    staging holds before the cutoff for that customer's orders alone (an order is an event).
+    stg_orders is upstream of customer_events, read by name (no DAG edge, see
+    upstream_by_name). -#}
+{%- set customer_events = ref('customer_events') -%}
+
 with
 
 events as (
@@ -9,7 +13,7 @@ events as (
         cutoff_date,
         n_events,
         unnest(events) as event
-    from {{ ref('customer_events') }}
+    from {{ customer_events }}
 ),
 
 leaked as (
@@ -29,8 +33,8 @@ orders_before as (
         customer_events.cutoff_date,
         customer_events.n_events,
         count(orders.order_id) as orders
-    from {{ ref('customer_events') }} as customer_events
-    left join {{ ref('stg_orders') }} as orders
+    from {{ customer_events }} as customer_events
+    left join {{ upstream_by_name(customer_events, 'stg_orders') }} as orders
         on
             customer_events.customer_id = orders.customer_id
             and orders.ordered_at < customer_events.cutoff_date

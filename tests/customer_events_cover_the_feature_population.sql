@@ -1,25 +1,28 @@
 {#- Fails on every (customer, cutoff) that is in customer_features or training_examples but
     not in customer_events, or the other way round: the sequence model sees exactly the
-    population the feature model sees. -#}
+    population the feature model sees. The feature tables are upstream of customer_events and
+    read by name (no DAG edge, see upstream_by_name). -#}
+{%- set customer_events = ref('customer_events') -%}
+
 with
 
 population as (
     select
         customer_id,
         cutoff_date
-    from {{ ref('customer_features') }}
+    from {{ upstream_by_name(customer_events, 'customer_features') }}
     union
     select
         customer_id,
         cutoff_date
-    from {{ ref('training_examples') }}
+    from {{ upstream_by_name(customer_events, 'training_examples') }}
 ),
 
 events as (
     select
         customer_id,
         cutoff_date
-    from {{ ref('customer_events') }}
+    from {{ customer_events }}
 ),
 
 mismatched as (

@@ -31,7 +31,7 @@ def cdnow(tmp_path_factory, tiny_bert):
         "horizon_days": 273,
         "churn_horizon_days": 273,
     }
-    features = run_dbt(work, CDNOW, extra_vars=dbt_vars)
+    features = run_dbt(work, CDNOW, extra_vars=dbt_vars, event_embeddings=True)
     assert features.returncode == 0, features.output[-5000:]
     train(
         TrainConfig(

@@ -93,6 +93,20 @@ def test_a_second_run_embeds_nothing_and_never_loads_the_encoder(small_warehouse
     assert run.scalar("select count(*) from event_text_embeddings") == before
 
 
+def test_an_encoder_of_another_size_asks_for_a_full_refresh(
+    small_warehouse, tiny_bert, tmp_path, monkeypatch
+):
+    shutil.copy(small_warehouse.db_path, tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("CLV_EVENT_TEXT_ENCODER", str(tiny_bert))  # 32 wide
+    run = run_dbt(
+        tmp_path, small_warehouse.db_path.parent / "raw", "parquet", SMALL_SHOP_VARS,
+        ("run", "--select", "event_text_embeddings"),
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "stores FLOAT[384] embeddings" in run.output and "FLOAT[32]" in run.output
+    assert "--full-refresh --select event_text_embeddings" in run.output
+
+
 def test_the_udfs_are_lazy_and_never_called_on_zero_rows(monkeypatch):
     encoder = event_encoder.LazyEventEncoder("")
     assert encoder.dim == 384 and encoder.error is None

@@ -29,13 +29,16 @@ sources as (
 ),
 
 texts as (
-    {#- The same ids as event_texts (same macro, same cutoff). -#}
+    {#- The ids of event_texts (same macro, same cutoff); the semi-join makes a dangling id
+        impossible and builds event_texts first. -#}
     select
-        text_kind,
-        source_key,
-        {{ event_text_id('text_kind', 'source_text') }} as text_id
+        sources.text_kind,
+        sources.source_key,
+        {{ event_text_id('sources.text_kind', 'sources.source_text') }} as text_id
     from sources
-    where source_text is not null
+    where {{ event_text_id('sources.text_kind', 'sources.source_text') }} in (
+        select event_texts.text_id from {{ ref('event_texts') }} as event_texts
+    )
 ),
 
 product_texts as (
