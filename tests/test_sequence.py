@@ -189,3 +189,33 @@ def test_gate_ships_a_richer_variant_only_with_evidence():
     assert choose_shipped(means, losses, gate=False)[0] == "sequence_text"
     margin, se = paired_margin(base, base - 0.1)
     assert margin == pytest.approx(0.1) and se == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_warm_started_sequence_model_scores_like_its_numeric_model(tiny_bert):
+    """The sequence variants boost the fitted numeric model: before any step they give its
+    outputs exactly, and only the behaviour encoder and the sequence head train."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModel
+
+    from python_udfs.model import ClvModel
+    from training.variants import VariantTrainer
+
+    encoder = AutoModel.from_pretrained(str(tiny_bert))
+    torch.manual_seed(0)
+    numeric = ClvModel(encoder, 10, hidden=16, inputs="numeric").eval()
+    spec = SequenceSpec(width=16, heads=2, text_input_dim=8, text_dim=4, max_events=9)
+    model = ClvModel(encoder, 10, hidden=16, inputs="sequence_text", sequence=spec).eval()
+    runner = SimpleNamespace(numeric_start={"select": SimpleNamespace(model=numeric)})
+    assert VariantTrainer.warm_start(runner, model, "select")  # type: ignore[arg-type]
+    features = torch.randn(5, 10)
+    data = _events(rows=5)
+    assert model.sequence is not None
+    with torch.no_grad():
+        vectors = model.sequence(data.batch(np.arange(5), text=True))
+        ziln, churn = model.head_forward(vectors, features)
+        ziln0, churn0 = numeric.head_forward(torch.zeros(5, 1), features)
+    assert torch.equal(ziln, ziln0) and torch.equal(churn, churn0)
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    # (the text LM `encoder` is frozen by prepare_encoder in training, not here)
+    assert trainable - {"encoder"} == {"sequence", "sequence_head", "text_norm"}
