@@ -35,7 +35,10 @@ def _events(seed: int = 0, rows: int = 12, texts: int = 6, dim: int = 8) -> Even
         row_ptr=np.concatenate([[0], np.cumsum(lengths)]),
         type_ids=rng.integers(2, 8, n),
         values=event_values(
-            rng.exponential(50, n), rng.exponential(20, n), rng.exponential(30, n), rng.integers(1, 5, n)
+            rng.exponential(50, n),
+            rng.exponential(20, n),
+            rng.exponential(30, n),
+            rng.integers(1, 5, n),
         ),
         text_ptr=np.concatenate([[0], np.cumsum(per_event)]),
         text_index=rng.integers(0, texts, m),

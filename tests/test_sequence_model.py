@@ -77,10 +77,13 @@ def test_dbt_scores_the_sequence_model_like_the_training_featurisation(
             "(select count(*) from customer_features)"
         ).fetchall()[0]
         assert scored == population > 0
-        assert con.execute(
-            "select count(*) from customer_scores where not isfinite(predicted_clv) "
-            "or not isfinite(churn_probability)"
-        ).fetchall()[0][0] == 0
+        assert (
+            con.execute(
+                "select count(*) from customer_scores where not isfinite(predicted_clv) "
+                "or not isfinite(churn_probability)"
+            ).fetchall()[0][0]
+            == 0
+        )
         vectors = con.execute("select count(*) from event_text_vectors").fetchall()[0][0]
         assert vectors > 0
         sql = con.sql(

@@ -323,9 +323,7 @@ def test_selection_picks_the_lowest_validation_loss_and_refits_on_all_rows(
 def test_text_gate_ships_numeric_only_when_the_text_does_not_lower_validation_loss():
     from training.train import choose_shipped
 
-    gated = TrainConfig(
-        database=Path("unused.duckdb"), output_dir=Path("unused"), variants="fused"
-    )
+    gated = TrainConfig(database=Path("unused.duckdb"), output_dir=Path("unused"), variants="fused")
     assert choose_shipped({"fused": 2.60, "numeric": 2.59})[0] == "numeric"
     assert choose_shipped({"fused": 2.58, "numeric": 2.59})[0] == "fused"
     assert "numeric" in gated.variant_list  # the gate always trains what it compares against

@@ -11,7 +11,7 @@ is :mod:`training.loop`, resumable state :mod:`training.checkpoint`, versions an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -227,7 +227,8 @@ def pretrain_encoders(
     rows = pretraining_rows(setup.examples, setup.plan)
     for with_text in needed:
         variant = "sequence_text" if with_text else "sequence"
-        spec = replace(runner.sequence_spec(variant, candidates(cfg, setup.mode, variant)[0]))
+        spec = runner.sequence_spec(variant, candidates(cfg, setup.mode, variant)[0])
+        assert spec is not None
         result = pretrain(
             spec, setup.events, rows, cfg.pretrain_epochs, cfg.resolved_batch_size(False),
             cfg.pretrain_lr, cfg.seed, cfg.progress, cfg.pretrain_seconds,

@@ -33,9 +33,7 @@ customer_features as (
         features.behaviour_text,
         {{ event_history_hash(model, 'features.customer_id', 'features.cutoff_date') }}
             as event_history_hash,
-        {%- for name in model.feature_names %}
-            features.{{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ model.feature_names | join(',\n        ') }}
     from {{ ref('customer_features') }} as features
 ),
 

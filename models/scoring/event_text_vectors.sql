@@ -6,6 +6,7 @@
 {%- set model = clv_model_info() -%}
 {{ check_clv_model(model) }}
 {{ check_event_text_encoder(model) }}
+-- depends_on: {{ ref('event_text_embeddings') }}
 
 with
 
@@ -16,9 +17,9 @@ scored_cutoffs as (
 ),
 
 texts_in_use as (
-    select distinct unnest(event.text_ids) as text_id
+    select distinct unnest(customer_event.text_ids) as text_id
     from (
-        select unnest(customer_events.events) as event
+        select unnest(customer_events.events) as customer_event
         from {{ ref('customer_events') }} as customer_events
         inner join scored_cutoffs
             on customer_events.cutoff_date = scored_cutoffs.cutoff_date
@@ -42,11 +43,12 @@ final as (
             cast(null as float[1]) as text_vector
         {%- endif %}
     from texts_in_use
-    left join {{ ref('event_text_embeddings') }} as embeddings
-        on
-            texts_in_use.text_id = embeddings.text_id
-            and embeddings.encoder_fingerprint = (select clv_event_encoder_fingerprint())
-    {%- if not model.get('uses_event_text') %}
+    {%- if model.get('uses_event_text') %}
+        left join {{ ref('event_text_embeddings') }} as embeddings
+            on
+                texts_in_use.text_id = embeddings.text_id
+                and embeddings.encoder_fingerprint = (select clv_event_encoder_fingerprint())
+    {%- else %}
         where false
     {%- endif %}
 )
