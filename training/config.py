@@ -113,6 +113,11 @@ class TrainConfig:
     sequence_layers: int = _opt(2, "layers of the behaviour encoder")
     sequence_heads: int = _opt(4, "attention heads of the behaviour encoder")
     event_text_dim: int = _opt(32, "size of the projected event-text vectors")
+    sequence_patience: int = _opt(
+        4,
+        "early stopping of a sequence model (it starts from the fitted numeric model, so it "
+        "improves in the first epochs or not at all)",
+    )
     sequence_lr: float = _opt(
         3e-3, "learning rate of a sequence model's behaviour encoder and sequence head"
     )
@@ -186,8 +191,10 @@ class TrainConfig:
             raise ValueError(f"validation must be one of {PROTOCOLS}")
         if not 0 < self.test_fraction < 1 or not 0 < self.early_stopping_fraction < 1:
             raise ValueError("test_fraction and early_stopping_fraction must be in (0, 1)")
-        if self.max_length < 8 or self.epochs < 1 or self.patience < 1:
-            raise ValueError("max_length >= 8, epochs >= 1 and patience >= 1 are required")
+        if self.max_length < 8 or self.epochs < 1 or min(self.patience, self.sequence_patience) < 1:
+            raise ValueError(
+                "max_length >= 8, epochs >= 1 and patience, sequence_patience >= 1 are required"
+            )
         if self.grid not in GRIDS:
             raise ValueError(f"grid must be one of {GRIDS}")
         if self.checkpoint not in CHECKPOINTING:
@@ -262,7 +269,8 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "behaviour encoder": (
         "sequence_encoder", "sequence_width", "sequence_layers", "sequence_heads",
-        "event_text_dim", "sequence_lr", "pretrain_epochs", "pretrain_lr", "pretrain_seconds",
+        "event_text_dim", "sequence_lr", "sequence_patience", "pretrain_epochs", "pretrain_lr",
+        "pretrain_seconds",
     ),
     "selection and evaluation": (
         "validation", "test_fraction", "early_stopping_fraction", "grid", "variants", "refit",

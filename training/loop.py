@@ -438,7 +438,8 @@ class Trainer:
             }
         else:
             state.stale += 1
-        state.stopped = state.stale >= self.cfg.patience or self.reached_max_steps(state)
+        patience = self.cfg.sequence_patience if self.events is not None else self.cfg.patience
+        state.stopped = state.stale >= patience or self.reached_max_steps(state)
         return best_state
 
     def fit_summary(self, state: FitState, early_stopped: bool) -> dict:
