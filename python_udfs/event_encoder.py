@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from python_udfs.hardware import MODEL_LOAD_LOCK
 from python_udfs.schema import LENGTH_STEP, MIN_BATCH_ROWS
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def event_encoder_fingerprint(path: Path | str | None, precision: str = DBT_PREC
 
 
 _LOADED: dict[tuple[str, str], Any] = {}
-_LOAD_LOCK = threading.Lock()
+_LOAD_LOCK = MODEL_LOAD_LOCK
 
 
 def _load(directory: Path, device: str) -> tuple[Any, Any]:

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+
+# One lock for every first import of transformers and every model load in this process: the
+# scoring model (python_udfs.udfs) and the event text encoder (python_udfs.event_encoder) load
+# lazily from DuckDB's UDF threads, and two threads importing transformers at once can see it
+# half-initialised ("cannot import name ... from transformers").
+MODEL_LOAD_LOCK = threading.RLock()
 
 logger = logging.getLogger(__name__)
 

@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from python_udfs import settings
 from python_udfs.artifact import ArtifactConfig, ArtifactError, read_config, resolve_artifact
+from python_udfs.hardware import MODEL_LOAD_LOCK
 from python_udfs.schema import ATTRIBUTION_SQL_TYPE, TEXT_COLUMN, output_sql_type
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class LazyScorer:
 
     def get(self) -> Scorer:
         if self._scorer is None:
-            with self._lock:
+            with self._lock, MODEL_LOAD_LOCK:
                 if self._scorer is None:
                     import transformers
 

@@ -43,13 +43,13 @@ def run_dbt(
     extra_vars: dict | None = None,
     command: tuple[str, ...] = ("build",),
     model_path: Path | None = None,
-    event_embeddings: bool = False,
+    event_embeddings: bool = True,
 ) -> DbtRun:
     """Run `dbt <command>` of this project with its own database, target and log folders.
 
     Without `model_path` the models that need a trained model (tag:scoring) are excluded from
-    a build; without `event_embeddings` so is event_text_embeddings (the base LM over every
-    event text: seconds per build that only the tests of the event tables need)."""
+    a build; with `event_embeddings=False` so is event_text_embeddings (the base LM over every
+    event text: seconds per build, for tests that neither train nor score a sequence model)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     db_path = work_dir / "warehouse.duckdb"
     dbt_vars = {"raw_path": str(raw_path), "raw_format": raw_format, **(extra_vars or {})}

@@ -252,6 +252,7 @@ def test_incremental_runs_rescore_only_what_changed(
             mode="head",
             epochs=1,
             seed=5,
+            variants="fused",
             text_gate=False,
             baselines=False,
             progress=False,
