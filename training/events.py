@@ -2,9 +2,9 @@
 
 Per row (customer, cutoff) the events are kept flat (CSR: `row_ptr` into per-event arrays),
 their texts flat too (`text_ptr` per event into text entries: the index of the text's frozen
-embedding in `text_embeddings` and its weight). Batches pad to their own longest sequence;
-the projection of the text embeddings is the model's (python_udfs.sequence), applied per
-batch to the distinct texts it needs.
+embedding in `text_embeddings` and its weight). Batches pad to their own longest sequence
+and carry each event's weighted mean of its texts' frozen embeddings; the model projects
+those pooled embeddings itself (python_udfs.sequence: projection and pooling commute).
 """
 
 from __future__ import annotations
